@@ -1,0 +1,1 @@
+"""ragline ingest: files → chunks → embeddings → Qdrant, incremental and crash-safe."""

@@ -1,0 +1,100 @@
+"""``ingest`` command: a thin edge over the pipeline (argument parsing, progress, output, exit codes)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from pathlib import Path
+
+from ingest.pipeline import Ingestor, IngestReport
+from rag.cli_support import EXIT_FAILED, EXIT_OK, exit_code_for, fail
+from rag.components import make_embedder, make_sparse
+from rag.config import get_settings
+from rag.errors import RaglineError
+from rag.store import open_store
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ingest", description="Load files into a ragline collection; re-running applies only what changed."
+    )
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders (recursively)")
+    p.add_argument("--collection", help="collection name (env RAGLINE_COLLECTION, default 'documents')")
+    p.add_argument("--prune", action="store_true", help="delete documents from these folders whose files are gone")
+    p.add_argument("--json", action="store_true", help="print one JSON object with the counts")
+    p.add_argument("--watch", action="store_true", help="keep running and apply changes as they happen")
+    return p
+
+
+def _human(report: IngestReport) -> str:
+    lines = [
+        f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+        f"deleted {report.deleted} documents; {report.chunks} chunks written in {report.seconds:.1f}s"
+    ]
+    lines += [f"failed: {f['path']}: {f['error']}" for f in report.failed]
+    return "\n".join(lines)
+
+
+class _Progress:
+    """A tqdm bar on a terminal; silent otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar = None
+
+    def __call__(self, n: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=n, unit="file", file=sys.stderr, leave=False)
+        else:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = get_settings().with_overrides(collection=args.collection)
+        store = open_store(settings)
+        ingestor = Ingestor(settings, store, make_embedder(settings), make_sparse(settings))
+        try:
+            if args.watch:
+                return _watch(ingestor, args)
+            progress = _Progress(sys.stderr.isatty() and not args.json)
+            try:
+                report = ingestor.run(args.paths, prune=args.prune, on_file=progress)
+            finally:
+                progress.close()
+        finally:
+            store.close()
+    except RaglineError as exc:
+        return fail(exc)
+    except ValueError as exc:  # pydantic validation of flags
+        print(f"ingest: error: {exc}", file=sys.stderr)
+        return exit_code_for(exc)
+    print(json.dumps(report.as_dict()) if args.json else _human(report))
+    return EXIT_FAILED if report.failed else EXIT_OK
+
+
+def _watch(ingestor: Ingestor, args: argparse.Namespace) -> int:
+    from ingest.watch import watch_paths
+
+    def show(report: IngestReport) -> None:
+        print(json.dumps(report.as_dict()) if args.json else _human(report), flush=True)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        watch_paths(ingestor, args.paths, show)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

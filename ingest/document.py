@@ -1,0 +1,33 @@
+"""What loaders produce: a document made of sections, each with its own metadata (page, headings)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class Section:
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Document:
+    """One document: a file, or one record of a JSON/JSONL file."""
+
+    doc_id: str
+    title: str
+    format: str
+    sections: list[Section]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    source: str = ""  # absolute path of the file it came from
+    root: str = ""  # absolute path of the folder (or file) it was found under
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFailure:
+    """A record inside a file that could not become a document; the rest of the file still counts."""
+
+    where: str
+    error: str

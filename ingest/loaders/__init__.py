@@ -1,0 +1,38 @@
+"""File loaders, one module per format, chosen by suffix."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ingest.document import Document, RecordFailure
+from ingest.loaders.docx import load_docx
+from ingest.loaders.html import load_html
+from ingest.loaders.markdown import load_markdown
+from ingest.loaders.pdf import load_pdf
+from ingest.loaders.records import load_json, load_jsonl
+from ingest.loaders.text import load_text
+
+Loaded = list[Document | RecordFailure]
+Loader = Callable[[Path, str], Loaded]
+
+LOADERS: dict[str, Loader] = {
+    ".txt": load_text,
+    ".md": load_markdown,
+    ".markdown": load_markdown,
+    ".html": load_html,
+    ".htm": load_html,
+    ".pdf": load_pdf,
+    ".docx": load_docx,
+    ".json": load_json,
+    ".jsonl": load_jsonl,
+}
+
+
+def is_supported(path: Path) -> bool:
+    return path.suffix.lower() in LOADERS
+
+
+def load(path: Path, doc_id: str) -> Loaded:
+    """Documents (and per-record failures) of one file; raises LoaderError when the file as a whole is bad."""
+    return LOADERS[path.suffix.lower()](path, doc_id)

@@ -1,0 +1,57 @@
+"""JSON and JSONL records (``_id``/``id``, ``title``, ``text``, anything else as metadata): BEIR corpora as-is."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ingest.document import Document, RecordFailure, Section
+from ingest.loaders.text import read_text
+from rag.errors import LoaderError
+
+
+def _record(obj: Any, fmt: str) -> Document:
+    if not isinstance(obj, dict):
+        raise LoaderError("record is not a JSON object")
+    rid = obj.get("_id", obj.get("id"))
+    if rid is None or (isinstance(rid, str) and not rid.strip()) or isinstance(rid, (dict, list, bool)):
+        raise LoaderError("record has no '_id' or 'id'")
+    text = obj.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise LoaderError(f"record {rid!r} has no 'text'")
+    title = obj.get("title") or ""
+    metadata = {k: v for k, v in obj.items() if k not in {"_id", "id", "text", "title"}}
+    return Document(doc_id=str(rid), title=str(title), format=fmt, sections=[Section(text.strip())], metadata=metadata)
+
+
+def _collect(items: list[tuple[str, Any]], fmt: str) -> list[Document | RecordFailure]:
+    out: list[Document | RecordFailure] = []
+    for where, obj in items:
+        try:
+            out.append(_record(obj, fmt))
+        except LoaderError as exc:
+            out.append(RecordFailure(where, str(exc)))
+    return out
+
+
+def load_jsonl(path: Path, doc_id: str) -> list[Document | RecordFailure]:
+    items: list[tuple[str, Any]] = []
+    out: list[Document | RecordFailure] = []
+    for n, line in enumerate(read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            items.append((f"{path}:{n}", json.loads(line)))
+        except json.JSONDecodeError as exc:
+            out.append(RecordFailure(f"{path}:{n}", f"invalid JSON: {exc.msg}"))
+    return _collect(items, "jsonl") + out
+
+
+def load_json(path: Path, doc_id: str) -> list[Document | RecordFailure]:
+    try:
+        data = json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
+        raise LoaderError(f"invalid JSON: {exc.msg} at line {exc.lineno}") from None
+    records = data if isinstance(data, list) else [data]
+    return _collect([(f"{path}[{i}]", obj) for i, obj in enumerate(records)], "json")

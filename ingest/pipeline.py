@@ -1,0 +1,245 @@
+"""The ingest pipeline: make a collection mirror a set of files, incrementally and crash-safely.
+
+Crash safety comes from the order of writes, not from transactions:
+
+1. Point ids are derived from (doc id, content hash, chunk index), so re-upserting a version is idempotent.
+2. A changed document's new chunks are upserted first; only then are the points of its other versions
+   deleted (one delete-by-filter).
+3. A document counts as stored only when exactly one version is present and all of its chunks are
+   (``DocState.is_complete``). After a kill at any point the next run sees either the old version complete
+   (nothing happened yet), two versions or a partial one (redo steps 1-2), or the new one complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ingest.chunking import Chunk, Chunker
+from ingest.discovery import Scope, SourceFile, discover
+from ingest.document import Document, RecordFailure
+from ingest.loaders import is_supported, load
+from rag.config import Settings
+from rag.embedding import Embedder, model_identity
+from rag.errors import LoaderError, ModelMismatchError
+from rag.sparse import SparseEncoder
+from rag.store.base import ChunkPoint, CollectionMeta, DocState, Store
+
+PIPELINE_VERSION = 1
+_ID_NAMESPACE = uuid.UUID("6f1c1a3e-5b7d-4c39-9a52-4e1f0f8d2a11")
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """Counts in documents, except ``chunks`` (chunks written) and ``failed`` (one entry per bad file or record)."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    chunks: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class _Pending:
+    doc: Document
+    content_hash: str
+    chunks: list[Chunk]
+    existed: bool
+
+
+def point_id(doc_id: str, content_hash: str, index: int) -> str:
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{doc_id}\x00{content_hash}\x00{index}"))
+
+
+class Ingestor:
+    """Writes documents into one store; the embedder is loaded only when something has to be embedded."""
+
+    def __init__(self, settings: Settings, store: Store, embedder: Embedder, sparse: SparseEncoder) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.sparse = sparse
+        self._chunker: Chunker | None = None
+        self._identity = model_identity(settings.embed_model)
+        stored = store.meta()
+        if stored is not None and stored.embed_model != self._identity:
+            raise ModelMismatchError(
+                f"collection {store.name!r} holds vectors of {stored.embed_model}; refusing to add "
+                f"{self._identity}. Use that model (RAGLINE_EMBED_MODEL) or another collection "
+                "(--collection / RAGLINE_COLLECTION)."
+            )
+        self._fingerprint = json.dumps(
+            [PIPELINE_VERSION, self._identity, settings.chunk_tokens, settings.chunk_overlap, settings.bm25_avg_len]
+        )
+
+    @property
+    def chunker(self) -> Chunker:
+        if self._chunker is None:
+            self._chunker = Chunker(
+                self.embedder.count_tokens,
+                self.embedder.max_tokens,
+                chunk_tokens=self.settings.chunk_tokens,
+                overlap=self.settings.chunk_overlap,
+            )
+            self.store.ensure(CollectionMeta(self._identity, self.embedder.dimension))
+        return self._chunker
+
+    def content_hash(self, doc: Document) -> str:
+        body = json.dumps(
+            [self._fingerprint, doc.title, [(s.text, s.metadata) for s in doc.sections], doc.metadata],
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha256(body.encode()).hexdigest()[:32]
+
+    # -- public entry points ---------------------------------------------------------------------
+    def run(
+        self, paths: list[Path], *, prune: bool = False, on_file: Callable[[int], None] | None = None
+    ) -> IngestReport:
+        """Make the collection mirror ``paths``; with ``prune``, delete documents whose files are gone.
+
+        ``on_file`` is called with the number of files discovered first, then once per file done.
+        """
+        files, scope = discover(paths)
+        if on_file:
+            on_file(len(files))
+        return self.ingest_files(files, scope if prune else None, on_file)
+
+    def ingest_files(
+        self, files: list[SourceFile], prune_scope: Scope | None = None, on_file: Callable[[int], None] | None = None
+    ) -> IngestReport:
+        started = time.perf_counter()
+        report = IngestReport()
+        states = self.store.doc_states()
+        seen: dict[str, str] = {}  # doc_id -> source that claimed it in this run
+        failed_sources: set[str] = set()
+        batch: list[_Pending] = []
+        batch_chunks = 0
+        for pending in self._changed_docs(files, states, seen, failed_sources, report, on_file):
+            batch.append(pending)
+            batch_chunks += len(pending.chunks)
+            if batch_chunks >= self.settings.ingest_batch_chunks:
+                self._write(batch, report)
+                batch, batch_chunks = [], 0
+        self._write(batch, report)
+        if prune_scope is not None:
+            gone = [
+                doc_id
+                for doc_id, st in states.items()
+                if doc_id not in seen and st.source not in failed_sources and prune_scope.covers(st.root, st.source)
+            ]
+            self.store.delete_docs(gone)
+            report.deleted += len(gone)
+        self.store.finish()
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+    def delete_source(self, source: Path) -> int:
+        """Delete every document that came from ``source`` (a file that no longer exists)."""
+        src = str(source.absolute())
+        doomed = [d for d, st in self.store.doc_states().items() if st.source == src]
+        self.store.delete_docs(doomed)
+        self.store.finish()
+        return len(doomed)
+
+    # -- steps -----------------------------------------------------------------------------------
+    def _changed_docs(
+        self,
+        files: list[SourceFile],
+        states: dict[str, DocState],
+        seen: dict[str, str],
+        failed_sources: set[str],
+        report: IngestReport,
+        on_file: Callable[[int], None] | None,
+    ) -> Iterator[_Pending]:
+        for f in files:
+            for item in self._load(f, report, failed_sources):
+                if isinstance(item, RecordFailure):
+                    report.failed.append({"path": item.where, "error": item.error})
+                    failed_sources.add(str(f.path))
+                    continue
+                doc = item
+                if doc.doc_id in seen:
+                    report.failed.append(
+                        {"path": str(f.path), "error": f"duplicate doc_id {doc.doc_id!r} (also in {seen[doc.doc_id]})"}
+                    )
+                    continue
+                seen[doc.doc_id] = str(f.path)
+                h = self.content_hash(doc)
+                st = states.get(doc.doc_id)
+                if st is not None and st.is_complete(h):
+                    report.unchanged += 1
+                    continue
+                chunks = self.chunker.chunk(doc)
+                yield _Pending(doc, h, chunks, existed=st is not None)
+            if on_file:
+                on_file(1)
+
+    def _load(self, f: SourceFile, report: IngestReport, failed_sources: set[str]) -> list[Document | RecordFailure]:
+        # The file's doc id counts as seen even when it fails, so --prune never deletes what is still there.
+        try:
+            if not is_supported(f.path):
+                raise LoaderError(f"unsupported file type {f.path.suffix or '(none)'!r}")
+            items = load(f.path, f.doc_id)
+        except LoaderError as exc:
+            report.failed.append({"path": str(f.path), "error": str(exc)})
+            failed_sources.add(str(f.path))
+            return []
+        for item in items:
+            if isinstance(item, Document):
+                item.source, item.root = str(f.path), str(f.root)
+        return items
+
+    def _write(self, batch: list[_Pending], report: IngestReport) -> None:
+        if not batch:
+            return
+        texts = [c.embed_text for p in batch for c in p.chunks]
+        dense = self.embedder.encode(texts)
+        points: list[ChunkPoint] = []
+        row = 0
+        for p in batch:
+            for i, chunk in enumerate(p.chunks):
+                points.append(
+                    ChunkPoint(
+                        id=point_id(p.doc.doc_id, p.content_hash, i),
+                        dense=dense[row],
+                        sparse=self.sparse.document(chunk.embed_text),
+                        payload=self._payload(p, i, chunk),
+                    )
+                )
+                row += 1
+        self.store.upsert(points)
+        for p in batch:
+            self.store.delete_stale(p.doc.doc_id, p.content_hash)
+            if p.existed:
+                report.updated += 1
+            else:
+                report.added += 1
+        report.chunks += len(points)
+
+    @staticmethod
+    def _payload(p: _Pending, index: int, chunk: Chunk) -> dict[str, Any]:
+        return {
+            "doc_id": p.doc.doc_id,
+            "chunk_index": index,
+            "chunk_count": len(p.chunks),
+            "text": chunk.text,
+            "title": p.doc.title,
+            "source": p.doc.source,
+            "root": p.doc.root,
+            "format": p.doc.format,
+            "content_hash": p.content_hash,
+            "metadata": {**p.doc.metadata, **chunk.metadata},
+        }

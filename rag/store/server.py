@@ -1,0 +1,161 @@
+"""A collection on a Qdrant server (or qdrant-client's ``:memory:`` engine) through qdrant-client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qdrant_client import QdrantClient, models
+
+from rag.errors import NotFoundError
+from rag.filters import Condition
+from rag.store.base import (
+    DENSE,
+    INDEXED_KEYWORDS,
+    SPARSE,
+    STATE_FIELDS,
+    ChunkPoint,
+    CollectionMeta,
+    DocState,
+    Hit,
+    QuerySpec,
+    accumulate_states,
+    check_meta,
+)
+
+RRF_K = 60
+_SCROLL_PAGE = 2048
+
+
+def _condition(c: Condition) -> models.FieldCondition:
+    if c.eq is not None:
+        return models.FieldCondition(key=c.key, match=models.MatchValue(value=c.eq))
+    if c.any is not None:
+        return models.FieldCondition(key=c.key, match=models.MatchAny(any=list(c.any)))
+    rng = models.DatetimeRange(**c.range) if c.is_datetime_range else models.Range(**c.range)
+    return models.FieldCondition(key=c.key, range=rng)
+
+
+def to_filter(conditions: tuple[Condition, ...]) -> models.Filter | None:
+    return models.Filter(must=[_condition(c) for c in conditions]) if conditions else None
+
+
+def _sparse(s: Any) -> models.SparseVector:
+    return models.SparseVector(indices=s.indices, values=s.values)
+
+
+class ServerStore:
+    """A collection on a Qdrant server; safe to share between threads and processes."""
+
+    def __init__(self, client: QdrantClient, name: str, *, shards: int = 1, replicas: int = 1) -> None:
+        self.client = client
+        self.name = name
+        self._shards = shards
+        self._replicas = replicas
+
+    def _exists(self) -> bool:
+        return self.client.collection_exists(self.name)
+
+    def meta(self) -> CollectionMeta | None:
+        if not self._exists():
+            return None
+        data = self.client.get_collection(self.name).config.metadata or {}
+        if "embed_model" not in data:
+            return None
+        return CollectionMeta(embed_model=data["embed_model"], dimension=int(data["dimension"]))
+
+    def ensure(self, meta: CollectionMeta) -> None:
+        check_meta(self.name, self.meta(), meta)
+        if self._exists():
+            return
+        self.client.create_collection(
+            self.name,
+            vectors_config={DENSE: models.VectorParams(size=meta.dimension, distance=models.Distance.COSINE)},
+            sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            shard_number=self._shards,
+            replication_factor=self._replicas,
+            metadata=meta.as_dict(),
+        )
+        for key in INDEXED_KEYWORDS:
+            self.client.create_payload_index(self.name, key, models.PayloadSchemaType.KEYWORD)
+
+    def close(self) -> None:
+        """The client is shared per URL and closed with the process."""
+
+    def upsert(self, points: list[ChunkPoint]) -> None:
+        if not points:
+            return
+        structs = [
+            models.PointStruct(id=p.id, vector={DENSE: p.dense.tolist(), SPARSE: _sparse(p.sparse)}, payload=p.payload)
+            for p in points
+        ]
+        self.client.upsert(self.name, structs, wait=True)
+
+    def delete_stale(self, doc_id: str, keep_hash: str) -> None:
+        flt = models.Filter(
+            must=[models.FieldCondition(key="doc_id", match=models.MatchValue(value=doc_id))],
+            must_not=[models.FieldCondition(key="content_hash", match=models.MatchValue(value=keep_hash))],
+        )
+        self.client.delete(self.name, models.FilterSelector(filter=flt), wait=True)
+
+    def delete_docs(self, doc_ids: list[str]) -> None:
+        if not doc_ids:
+            return
+        flt = models.Filter(must=[models.FieldCondition(key="doc_id", match=models.MatchAny(any=list(doc_ids)))])
+        self.client.delete(self.name, models.FilterSelector(filter=flt), wait=True)
+
+    def finish(self) -> None:
+        """The server indexes in the background; nothing to do."""
+
+    def doc_states(self) -> dict[str, DocState]:
+        states: dict[str, DocState] = {}
+        if not self._exists():
+            return states
+        offset: Any = None
+        while True:
+            records, offset = self.client.scroll(
+                self.name, limit=_SCROLL_PAGE, offset=offset, with_payload=STATE_FIELDS, with_vectors=False
+            )
+            accumulate_states((r.payload or {} for r in records), states)
+            if offset is None:
+                return states
+
+    def count(self, conditions: tuple[Condition, ...] = ()) -> int:
+        if not self._exists():
+            return 0
+        return self.client.count(self.name, count_filter=to_filter(conditions), exact=True).count
+
+    def query(self, spec: QuerySpec) -> list[Hit]:
+        if not self._exists():
+            raise NotFoundError(f"collection {self.name!r} does not exist; ingest documents into it first")
+        flt = to_filter(spec.conditions)
+        has_sparse = spec.sparse is not None and bool(spec.sparse.indices)
+        if spec.mode == "dense":
+            res = self.client.query_points(
+                self.name, query=spec.dense, using=DENSE, query_filter=flt, limit=spec.limit, with_payload=True
+            )
+        elif spec.mode == "sparse":
+            if not has_sparse:
+                return []
+            res = self.client.query_points(
+                self.name,
+                query=_sparse(spec.sparse),
+                using=SPARSE,
+                query_filter=flt,
+                limit=spec.limit,
+                with_payload=True,
+            )
+        else:
+            prefetch = [models.Prefetch(query=spec.dense, using=DENSE, limit=spec.prefetch_limit, filter=flt)]
+            if has_sparse:
+                prefetch.append(
+                    models.Prefetch(query=_sparse(spec.sparse), using=SPARSE, limit=spec.prefetch_limit, filter=flt)
+                )
+            if spec.fusion == "dbsf":
+                fusion: Any = models.FusionQuery(fusion=models.Fusion.DBSF)
+            else:
+                weights = list(spec.weights[: len(prefetch)]) if spec.weights else None
+                fusion = models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=weights))
+            res = self.client.query_points(
+                self.name, prefetch=prefetch, query=fusion, limit=spec.limit, with_payload=True
+            )
+        return [Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in res.points]
