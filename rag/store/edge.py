@@ -107,7 +107,7 @@ class EdgeStore:
                     self._shard = EdgeShard.create(str(self._shard_dir), self._config(create_with))
                     for key in INDEXED_KEYWORDS:
                         self._shard.update(UpdateOperation.create_field_index(key, PayloadSchemaType.Keyword))
-            except RuntimeError as exc:
+            except Exception as exc:  # qdrant_edge raises a bare Exception
                 if "WouldBlock" in str(exc) or "already" in str(exc):
                     raise self._busy(exc) from None
                 raise

@@ -1,0 +1,49 @@
+"""Shared fixtures: one real MiniLM per test session, stores in temporary folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.pipeline import Ingestor
+from rag.components import make_sparse
+from rag.config import Settings
+from rag.embedding import Embedder
+from rag.store import open_store
+
+SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("RAGLINE_QDRANT_URL", "RAGLINE_COLLECTION", "RAGLINE_DATA_DIR", "RAGLINE_EMBED_MODEL"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return Embedder("all-MiniLM-L6-v2")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def make_ingestor(settings: Settings, embedder: Embedder):
+    """Ingestors over the test's store; each call opens the store afresh (closing the previous one)."""
+    opened = []
+
+    def make(s: Settings | None = None) -> Ingestor:
+        for st in opened:
+            st.close()
+        s = s or settings
+        store = open_store(s)
+        opened.append(store)
+        return Ingestor(s, store, embedder, make_sparse(s))
+
+    yield make
+    for st in opened:
+        st.close()

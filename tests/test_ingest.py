@@ -1,0 +1,162 @@
+"""The ingest pipeline end to end on the embedded store with real MiniLM: incremental runs, prune, bad files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rag.config import Settings
+from rag.errors import ModelMismatchError
+from rag.retrieval import Retriever, SearchOptions
+from rag.store import open_store
+from rag.store.base import Store
+from tests.test_loaders import write_docx, write_pdf
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def make_folder(root: Path) -> Path:
+    docs = root / "docs"
+    (docs / "sub").mkdir(parents=True)
+    (docs / "a.txt").write_text("Volcanoes erupt molten rock called lava from the mantle.")
+    (docs / "b.md").write_text("# Tides\nThe moon's gravity pulls the oceans, causing tides.\n")
+    (docs / "sub" / "c.html").write_text("<title>Bees</title><p>Honeybees dance to share where flowers are.</p>")
+    (docs / "recs.jsonl").write_text('{"_id": "r1", "title": "Mars", "text": "Mars has two small moons."}\n')
+    write_pdf(docs / "d.pdf", ["Penguins live in the southern hemisphere."])
+    write_docx(docs / "e.docx")
+    (docs / ".hidden.txt").write_text("never ingested")
+    (docs / "notes.xyz").write_text("unsupported types inside folders are skipped")
+    return docs
+
+
+def states(where: Settings | Store) -> dict[str, dict[str, int]]:
+    """Points per content hash of each document, from an open store or a closed one's settings."""
+    store = open_store(where) if isinstance(where, Settings) else where
+    try:
+        return {d: dict(s.points_by_hash) for d, s in store.doc_states().items()}
+    finally:
+        if store is not where:
+            store.close()
+
+
+def test_incremental_change_prune(tmp_path: Path, make_ingestor, settings: Settings) -> None:
+    docs = make_folder(tmp_path)
+    ing = make_ingestor()
+    r = ing.run([docs])
+    assert (r.added, r.updated, r.unchanged, r.deleted, r.failed) == (6, 0, 0, 0, [])
+    assert r.chunks >= 6
+    ids = set(states(ing.store))
+    assert ids == {"a.txt", "b.md", "sub/c.html", "r1", "d.pdf", "e.docx"}
+
+    r = make_ingestor().run([docs])
+    assert (r.added, r.updated, r.unchanged, r.chunks) == (0, 0, 6, 0)
+
+    (docs / "a.txt").write_text("Geysers shoot boiling water into the air.")
+    (docs / "sub" / "c.html").unlink()
+    ing = make_ingestor()
+    r = ing.run([docs])
+    assert (r.added, r.updated, r.unchanged, r.deleted) == (0, 1, 4, 0)  # no prune: c.html stays
+    assert "sub/c.html" in states(ing.store)
+    assert len(states(ing.store)["a.txt"]) == 1  # old version replaced, not kept beside
+
+    r = ing.run([docs], prune=True)
+    assert (r.deleted, r.unchanged) == (1, 5)
+    assert "sub/c.html" not in states(ing.store)
+
+    out = Retriever(ing.store, ing.embedder, ing.sparse).search(
+        "hot water erupting from the ground", SearchOptions(top_k=1)
+    )
+    assert out.results[0].doc_id == "a.txt" and "Geysers" in out.results[0].text
+
+
+def test_bad_files_reported_others_stored(tmp_path: Path, make_ingestor, settings: Settings) -> None:
+    docs = make_folder(tmp_path)
+    make_ingestor().run([docs])
+    (docs / "a.txt").write_bytes(b"\x00\x01junk")  # was good: its stored version must survive
+    (docs / "empty.txt").write_text("")
+    (docs / "bad.pdf").write_bytes(b"%PDF-1.4 garbage")
+    ing = make_ingestor()
+    r = ing.run([docs], prune=True)
+    failed = {Path(f["path"]).name: f["error"] for f in r.failed}
+    assert set(failed) == {"a.txt", "empty.txt", "bad.pdf"}
+    assert "binary" in failed["a.txt"] and "empty" in failed["empty.txt"]
+    assert r.deleted == 0 and "a.txt" in states(ing.store)
+
+
+def test_model_mismatch_refused(tmp_path: Path, make_ingestor, settings: Settings) -> None:
+    make_ingestor().run([make_folder(tmp_path)])
+    other = settings.with_overrides(embed_model="sentence-transformers/paraphrase-MiniLM-L3-v2")
+    with pytest.raises(ModelMismatchError, match="all-MiniLM-L6-v2"):
+        make_ingestor(other)
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ingest.cli", *args], capture_output=True, text=True,
+                          env=env, cwd=REPO, timeout=300)
+
+
+def cli_env(data: Path, **extra: str) -> dict[str, str]:
+    return {**os.environ, "RAGLINE_DATA_DIR": str(data), **extra}
+
+
+def test_cli_json_and_exit_codes(tmp_path: Path) -> None:
+    docs = make_folder(tmp_path)
+    env = cli_env(tmp_path / "data")
+    p = run_cli([str(docs), "--json"], env)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert set(out) == {"added", "updated", "unchanged", "deleted", "failed", "chunks", "seconds"}
+    assert out["added"] == 6
+    (docs / "bad.docx").write_bytes(b"nope")
+    p = run_cli([str(docs), "--json"], env)
+    assert p.returncode == 1 and json.loads(p.stdout)["failed"][0]["path"].endswith("bad.docx")
+    p = run_cli([str(tmp_path / "missing")], env)
+    assert p.returncode == 2 and "no such file or folder" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_sigkill_mid_run_then_rerun_matches_clean_run(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(240):
+        (src / f"doc{i:03}.txt").write_text(f"Document {i} talks about topic {i % 7} in some detail. " * 20)
+    clean, crashed = tmp_path / "clean", tmp_path / "crashed"
+    small_batches = {"RAGLINE_INGEST_BATCH_CHUNKS": "4"}
+    assert run_cli([str(src)], cli_env(crashed, **small_batches)).returncode == 0
+    # Change every other document, then kill the run that replaces them while it writes.
+    for i in range(0, 240, 2):
+        (src / f"doc{i:03}.txt").write_text(f"Revised document {i} now covers subject {i % 5}. " * 25)
+    (src / "doc001.txt").unlink()
+    assert run_cli([str(src), "--prune"], cli_env(clean)).returncode == 0
+
+    # Kill runs at growing delays until one is caught half-way (some documents replaced, others not).
+    before = states(Settings(data_dir=crashed))
+    want = states(Settings(data_dir=clean))
+    caught_midway = False
+    for delay in (4.0, 5.0, 6.0, 7.0, 8.5, 10.0, 12.0):
+        proc = subprocess.Popen([sys.executable, "-m", "ingest.cli", str(src), "--prune"], cwd=REPO,
+                                env=cli_env(crashed, **small_batches), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            proc.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        now = states(Settings(data_dir=crashed))
+        if proc.returncode == -signal.SIGKILL and now not in (before, want):
+            caught_midway = True
+            break
+    assert caught_midway, "no run was killed while it was writing"
+
+    p = run_cli([str(src), "--prune", "--json"], cli_env(crashed))
+    assert p.returncode == 0, p.stderr
+    report = json.loads(p.stdout)
+    assert report["updated"] + report["added"] > 0  # the killed run left work to finish
+    got = states(Settings(data_dir=crashed))
+    assert got == want
+    assert all(len(v) == 1 for v in got.values())

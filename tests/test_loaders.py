@@ -1,0 +1,125 @@
+"""Every format from real files, and the reasons bad files are refused."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import docx
+import pytest
+from fpdf import FPDF
+
+from ingest.document import Document, RecordFailure
+from ingest.loaders import load
+from rag.errors import LoaderError
+
+
+def write_pdf(path: Path, pages: list[str], title: str = "") -> Path:
+    pdf = FPDF()
+    if title:
+        pdf.set_title(title)
+    pdf.set_font("Helvetica", size=12)
+    for text in pages:
+        pdf.add_page()
+        pdf.multi_cell(0, 10, text)
+    pdf.output(str(path))
+    return path
+
+
+def write_docx(path: Path) -> Path:
+    d = docx.Document()
+    d.add_heading("Field guide", level=1)
+    d.add_paragraph("Owls hunt at night.")
+    d.add_heading("Diet", level=2)
+    d.add_paragraph("Owls eat mice and voles.")
+    d.save(str(path))
+    return path
+
+
+def test_text(tmp_path: Path) -> None:
+    p = tmp_path / "note.txt"
+    p.write_text("Hello world.\n")
+    [doc] = load(p, "note.txt")
+    assert doc.title == "note" and doc.sections[0].text == "Hello world."
+
+
+def test_markdown_sections_keep_heading_path(tmp_path: Path) -> None:
+    p = tmp_path / "g.md"
+    p.write_text("# Guide\nIntro.\n\n## Install\nRun pip.\n\n### Linux\nUse apt.\n\n## Use\nCall it.\n")
+    [doc] = load(p, "g.md")
+    assert doc.title == "Guide"
+    heads = [s.metadata.get("headings") for s in doc.sections]
+    assert heads == [["Guide"], ["Guide", "Install"], ["Guide", "Install", "Linux"], ["Guide", "Use"]]
+    assert "Use apt." in doc.sections[2].text
+
+
+def test_html_visible_text_and_title(tmp_path: Path) -> None:
+    p = tmp_path / "p.html"
+    p.write_text("<html><head><title>Page T</title><script>var secret=1</script></head>"
+                 "<body><style>.x{}</style><p>Visible words</p></body></html>")
+    [doc] = load(p, "p.html")
+    assert doc.title == "Page T"
+    assert "Visible words" in doc.sections[0].text
+    assert "secret" not in doc.sections[0].text and ".x" not in doc.sections[0].text
+
+
+def test_pdf_per_page(tmp_path: Path) -> None:
+    p = write_pdf(tmp_path / "r.pdf", ["First page about lions.", "Second page about tigers."], title="Big cats")
+    [doc] = load(p, "r.pdf")
+    assert doc.title == "Big cats"
+    assert [s.metadata["page"] for s in doc.sections] == [1, 2]
+    assert "tigers" in doc.sections[1].text
+
+
+def test_docx_headings(tmp_path: Path) -> None:
+    [doc] = load(write_docx(tmp_path / "f.docx"), "f.docx")
+    assert doc.title == "Field guide"
+    assert doc.sections[-1].metadata["headings"] == ["Field guide", "Diet"]
+    assert "voles" in doc.sections[-1].text
+
+
+def test_jsonl_records_keep_ids_and_metadata(tmp_path: Path) -> None:
+    p = tmp_path / "c.jsonl"
+    p.write_text('{"_id": "7", "title": "T", "text": "body", "year": 2020}\n\n{"id": 8, "text": "x"}\nnot json\n'
+                 '{"_id": "9", "text": ""}\n')
+    items = load(p, "c.jsonl")
+    docs = [i for i in items if isinstance(i, Document)]
+    fails = [i for i in items if isinstance(i, RecordFailure)]
+    assert [d.doc_id for d in docs] == ["7", "8"]
+    assert docs[0].metadata == {"year": 2020} and docs[0].title == "T"
+    assert sorted(f.where.rsplit(":", 1)[1] for f in fails) == ["4", "5"]
+
+
+def test_json_array(tmp_path: Path) -> None:
+    p = tmp_path / "a.json"
+    p.write_text('[{"_id": "a", "text": "one"}, {"_id": "b", "text": "two", "tags": ["x"]}]')
+    docs = load(p, "a.json")
+    assert [d.doc_id for d in docs] == ["a", "b"] and docs[1].metadata == {"tags": ["x"]}
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("empty.txt", b"", "empty file"),
+        ("blank.md", b"  \n\n", "empty file"),
+        ("junk.txt", b"\x00\x01\x02binary\x00", "binary content"),
+        ("latin.txt", "café".encode("latin-1"), "not valid UTF-8"),
+        ("broken.pdf", b"%PDF-1.4 this is not really a pdf", "PDF"),
+        ("broken.docx", b"PK\x03\x04 not a zip", "DOCX"),
+        ("bad.json", b"{nope", "invalid JSON"),
+    ],
+)
+def test_bad_files_have_reasons(tmp_path: Path, name: str, content: bytes, reason: str) -> None:
+    p = tmp_path / name
+    p.write_bytes(content)
+    with pytest.raises(LoaderError, match=reason):
+        load(p, name)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_unreadable_file(tmp_path: Path) -> None:
+    p = tmp_path / "secret.txt"
+    p.write_text("x")
+    p.chmod(0)
+    with pytest.raises(LoaderError, match="permission denied"):
+        load(p, "secret.txt")

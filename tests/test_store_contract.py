@@ -1,0 +1,133 @@
+"""One contract, two engines: the embedded Qdrant Edge shard and qdrant-client (':memory:' for the server)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.errors import ModelMismatchError, NotFoundError, StoreBusyError
+from rag.filters import parse_filter
+from rag.sparse import SparseEncoder
+from rag.store.base import ChunkPoint, CollectionMeta, QuerySpec
+from rag.store.edge import EdgeStore
+from rag.store.server import ServerStore
+
+META = CollectionMeta("test-model", 4)
+SPARSE = SparseEncoder()
+
+
+@pytest.fixture(params=["edge", "server"])
+def store(request: pytest.FixtureRequest, tmp_path: Path):
+    if request.param == "edge":
+        s = EdgeStore(tmp_path, "c")
+    else:
+        from qdrant_client import QdrantClient
+
+        s = ServerStore(QdrantClient(location=":memory:"), "c")
+    yield s
+    s.close()
+
+
+def point(doc: str, h: str, i: int, vec: list[float], text: str, **meta) -> ChunkPoint:
+    return ChunkPoint(
+        id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{doc}/{h}/{i}")),
+        dense=np.array(vec, dtype=np.float32),
+        sparse=SPARSE.document(text),
+        payload={"doc_id": doc, "content_hash": h, "chunk_count": 2, "chunk_index": i, "text": text,
+                 "root": "/r", "source": f"/r/{doc}", "metadata": meta},
+    )
+
+
+def seed(store) -> None:
+    store.ensure(META)
+    store.upsert([
+        point("a", "h1", 0, [1, 0, 0, 0], "red apples grow on trees", year=2001, tag="fruit"),
+        point("a", "h1", 1, [0.9, 0.1, 0, 0], "apple pie recipe", year=2001, tag="food"),
+        point("b", "h1", 0, [0, 1, 0, 0], "bananas are yellow", year=2015, tag="fruit"),
+        point("b", "h1", 1, [0, 0.9, 0.1, 0], "banana bread", year=2015, tag="food"),
+    ])
+    store.finish()
+
+
+def test_missing_collection(store) -> None:
+    assert store.meta() is None and store.count() == 0 and store.doc_states() == {}
+    with pytest.raises(NotFoundError):
+        store.query(QuerySpec(limit=3, mode="dense", dense=[1, 0, 0, 0]))
+
+
+def test_meta_recorded_and_mismatch_refused(store) -> None:
+    seed(store)
+    assert store.meta() == META
+    with pytest.raises(ModelMismatchError, match="test-model"):
+        store.ensure(CollectionMeta("other-model", 8))
+
+
+def test_modes(store) -> None:
+    seed(store)
+    dense = store.query(QuerySpec(limit=1, mode="dense", dense=[0, 1, 0, 0]))
+    assert dense[0].payload["text"] == "bananas are yellow"
+    sparse = store.query(QuerySpec(limit=1, mode="sparse", sparse=SPARSE.query("apple pie")))
+    assert sparse[0].payload["text"] == "apple pie recipe"
+    hybrid = store.query(QuerySpec(limit=4, dense=[0, 1, 0, 0], sparse=SPARSE.query("apple pie")))
+    # Found by both prefetches, so RRF puts it first although neither ranks it alone on top of both.
+    assert hybrid[0].payload["text"] == "apple pie recipe"
+    assert len(hybrid) == 4
+    dbsf = store.query(QuerySpec(limit=2, dense=[0, 1, 0, 0], sparse=SPARSE.query("bread"), fusion="dbsf"))
+    assert dbsf[0].payload["text"] in {"bananas are yellow", "banana bread"}
+
+
+def test_filters(store) -> None:
+    seed(store)
+
+    def texts(flt) -> set[str]:
+        spec = QuerySpec(limit=10, mode="dense", dense=[1, 1, 0, 0], conditions=parse_filter(flt))
+        return {h.payload["text"] for h in store.query(spec)}
+
+    assert texts({"tag": "food"}) == {"apple pie recipe", "banana bread"}
+    assert texts({"doc_id": ["b"]}) == {"bananas are yellow", "banana bread"}
+    assert texts({"year": {"gte": 2010}}) == {"bananas are yellow", "banana bread"}
+    assert texts({"year": {"lt": 2010}, "tag": "fruit"}) == {"red apples grow on trees"}
+    assert store.count(parse_filter({"tag": "fruit"})) == 2
+
+
+def test_replace_then_delete_and_states(store) -> None:
+    seed(store)
+    states = store.doc_states()
+    assert states["a"].is_complete("h1") and not states["a"].is_complete("h2")
+    store.upsert([point("a", "h2", 0, [1, 0, 0, 0], "green apples"), point("a", "h2", 1, [1, 0, 0, 0], "cider")])
+    assert not store.doc_states()["a"].is_complete("h2")  # two versions side by side
+    store.delete_stale("a", "h2")
+    assert store.doc_states()["a"].is_complete("h2")
+    assert store.count() == 4
+    store.delete_docs(["a"])
+    assert set(store.doc_states()) == {"b"}
+
+
+def test_upsert_is_idempotent(store) -> None:
+    seed(store)
+    seed(store)
+    assert store.count() == 4
+
+
+def test_edge_store_busy_in_another_process(tmp_path: Path) -> None:
+    s = EdgeStore(tmp_path, "c")
+    s.ensure(META)
+    s.close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys,time;from rag.store.edge import EdgeStore;s=EdgeStore(sys.argv[1],'c');s.count();"
+         "print('ready',flush=True);time.sleep(60)", str(tmp_path)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(StoreBusyError, match="in use by another process"):
+            EdgeStore(tmp_path, "c").count()
+    finally:
+        holder.kill()
+        holder.wait()
