@@ -26,7 +26,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE", help="repeatable")
     s.add_argument("--collection")
     s.add_argument("--json", action="store_true", help="print the API's JSON")
+    v = sub.add_parser("serve", help="run the HTTP API")
+    v.add_argument("--host", default="127.0.0.1")
+    v.add_argument("--port", type=int, default=8000)
+    v.add_argument("--collection")
     return p
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import logging
+
+    import uvicorn
+
+    from rag.api.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = get_settings().with_overrides(collection=args.collection)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    return EXIT_OK
 
 
 def search_json(out: SearchOutput) -> dict:
@@ -61,6 +78,8 @@ def _search(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "serve":
+            return _serve(args)
         if not args.query.strip():
             print("rag: error: the query is empty", file=sys.stderr)
             return 2

@@ -40,6 +40,16 @@ class Settings(BaseSettings):
     mode: Literal["dense", "sparse", "hybrid"] = Field("hybrid", description="Default retrieval mode.")
     prefetch_limit: int = Field(100, ge=1, le=1000, description="Candidates each prefetch hands to fusion.")
 
+    api_keys: SecretStr | None = Field(
+        None, description="Comma-separated API keys; when set, every /v1 route needs 'Authorization: Bearer KEY'."
+    )
+    max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1, description="Largest accepted upload (HTTP 413 above).")
+    max_query_chars: int = Field(2000, ge=1, description="Longest accepted query.")
+
+    def api_key_list(self) -> list[str]:
+        raw = self.api_keys.get_secret_value() if self.api_keys else ""
+        return [k.strip() for k in raw.split(",") if k.strip()]
+
     @field_validator("qdrant_url")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:

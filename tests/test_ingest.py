@@ -97,8 +97,9 @@ def test_model_mismatch_refused(tmp_path: Path, make_ingestor, settings: Setting
 
 
 def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ingest.cli", *args], capture_output=True, text=True,
-                          env=env, cwd=REPO, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "ingest.cli", *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=300
+    )
 
 
 def cli_env(data: Path, **extra: str) -> dict[str, str]:
@@ -139,9 +140,13 @@ def test_sigkill_mid_run_then_rerun_matches_clean_run(tmp_path: Path) -> None:
     want = states(Settings(data_dir=clean))
     caught_midway = False
     for delay in (4.0, 5.0, 6.0, 7.0, 8.5, 10.0, 12.0):
-        proc = subprocess.Popen([sys.executable, "-m", "ingest.cli", str(src), "--prune"], cwd=REPO,
-                                env=cli_env(crashed, **small_batches), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ingest.cli", str(src), "--prune"],
+            cwd=REPO,
+            env=cli_env(crashed, **small_batches),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             proc.wait(timeout=delay)
         except subprocess.TimeoutExpired:

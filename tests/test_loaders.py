@@ -55,8 +55,10 @@ def test_markdown_sections_keep_heading_path(tmp_path: Path) -> None:
 
 def test_html_visible_text_and_title(tmp_path: Path) -> None:
     p = tmp_path / "p.html"
-    p.write_text("<html><head><title>Page T</title><script>var secret=1</script></head>"
-                 "<body><style>.x{}</style><p>Visible words</p></body></html>")
+    p.write_text(
+        "<html><head><title>Page T</title><script>var secret=1</script></head>"
+        "<body><style>.x{}</style><p>Visible words</p></body></html>"
+    )
     [doc] = load(p, "p.html")
     assert doc.title == "Page T"
     assert "Visible words" in doc.sections[0].text
@@ -80,8 +82,10 @@ def test_docx_headings(tmp_path: Path) -> None:
 
 def test_jsonl_records_keep_ids_and_metadata(tmp_path: Path) -> None:
     p = tmp_path / "c.jsonl"
-    p.write_text('{"_id": "7", "title": "T", "text": "body", "year": 2020}\n\n{"id": 8, "text": "x"}\nnot json\n'
-                 '{"_id": "9", "text": ""}\n')
+    p.write_text(
+        '{"_id": "7", "title": "T", "text": "body", "year": 2020}\n\n{"id": 8, "text": "x"}\nnot json\n'
+        '{"_id": "9", "text": ""}\n'
+    )
     items = load(p, "c.jsonl")
     docs = [i for i in items if isinstance(i, Document)]
     fails = [i for i in items if isinstance(i, RecordFailure)]

@@ -38,19 +38,29 @@ def point(doc: str, h: str, i: int, vec: list[float], text: str, **meta) -> Chun
         id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{doc}/{h}/{i}")),
         dense=np.array(vec, dtype=np.float32),
         sparse=SPARSE.document(text),
-        payload={"doc_id": doc, "content_hash": h, "chunk_count": 2, "chunk_index": i, "text": text,
-                 "root": "/r", "source": f"/r/{doc}", "metadata": meta},
+        payload={
+            "doc_id": doc,
+            "content_hash": h,
+            "chunk_count": 2,
+            "chunk_index": i,
+            "text": text,
+            "root": "/r",
+            "source": f"/r/{doc}",
+            "metadata": meta,
+        },
     )
 
 
 def seed(store) -> None:
     store.ensure(META)
-    store.upsert([
-        point("a", "h1", 0, [1, 0, 0, 0], "red apples grow on trees", year=2001, tag="fruit"),
-        point("a", "h1", 1, [0.9, 0.1, 0, 0], "apple pie recipe", year=2001, tag="food"),
-        point("b", "h1", 0, [0, 1, 0, 0], "bananas are yellow", year=2015, tag="fruit"),
-        point("b", "h1", 1, [0, 0.9, 0.1, 0], "banana bread", year=2015, tag="food"),
-    ])
+    store.upsert(
+        [
+            point("a", "h1", 0, [1, 0, 0, 0], "red apples grow on trees", year=2001, tag="fruit"),
+            point("a", "h1", 1, [0.9, 0.1, 0, 0], "apple pie recipe", year=2001, tag="food"),
+            point("b", "h1", 0, [0, 1, 0, 0], "bananas are yellow", year=2015, tag="fruit"),
+            point("b", "h1", 1, [0, 0.9, 0.1, 0], "banana bread", year=2015, tag="food"),
+        ]
+    )
     store.finish()
 
 
@@ -119,10 +129,15 @@ def test_edge_store_busy_in_another_process(tmp_path: Path) -> None:
     s.ensure(META)
     s.close()
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys,time;from rag.store.edge import EdgeStore;s=EdgeStore(sys.argv[1],'c');s.count();"
-         "print('ready',flush=True);time.sleep(60)", str(tmp_path)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys,time;from rag.store.edge import EdgeStore;s=EdgeStore(sys.argv[1],'c');s.count();"
+            "print('ready',flush=True);time.sleep(60)",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "ready"

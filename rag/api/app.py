@@ -1,0 +1,139 @@
+"""The FastAPI application: lifespan loading, auth, request ids, metrics, and error mapping."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from rag import __version__
+from rag.api.metrics import Metrics
+from rag.api.routes import router
+from rag.config import Settings
+from rag.errors import (
+    FilterError,
+    ModelMismatchError,
+    NotFoundError,
+    RaglineError,
+    StoreBusyError,
+    UsageError,
+)
+from rag.service import Service
+
+log = logging.getLogger("ragline.api")
+API_PREFIX = "/v1"
+
+_STATUS: list[tuple[type[RaglineError], int]] = [
+    (NotFoundError, 404),
+    (ModelMismatchError, 409),
+    (StoreBusyError, 503),
+    (FilterError, 400),
+    (UsageError, 400),
+]
+
+
+def status_for(exc: RaglineError) -> int:
+    return next((code for kind, code in _STATUS if isinstance(exc, kind)), 500)
+
+
+def _require_key(request: Request) -> None:
+    keys: list[str] = request.app.state.api_keys
+    if not keys:
+        return
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    # Compare against every key so timing does not tell which one matched.
+    ok = False
+    for key in keys:
+        ok |= hmac.compare_digest(token.encode(), key.encode())
+    if scheme.lower() != "bearer" or not ok:
+        raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"})
+
+
+def _route_template(request: Request) -> str:
+    """The matched route's template (``/v1/documents/{doc_id:path}``), so metrics labels stay few."""
+    route = request.scope.get("route")
+    if route is None:
+        return "unmatched"
+    # Routes of the included /v1 router report their path without the prefix.
+    prefix = API_PREFIX if request.url.path.startswith(API_PREFIX + "/") else ""
+    return prefix + getattr(route, "path", "")
+
+
+def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
+    """An app over ``service`` (built from ``settings`` and loaded at startup when not given)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = service or Service(settings)
+        app.state.service = svc
+        if not svc.ready:
+            svc.load()
+        log.info(
+            "ragline ready: collection=%s store=%s",
+            settings.collection,
+            "server" if settings.qdrant_url else f"embedded:{settings.data_dir}",
+        )
+        yield
+        if service is None:
+            svc.close()
+
+    app = FastAPI(
+        title="ragline",
+        version=__version__,
+        description="Hybrid retrieval (dense + BM25 fused in Qdrant) over your documents.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.api_keys = settings.api_key_list()
+    app.state.metrics = metrics = Metrics()
+    app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(_require_key)])
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next):
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request.state.request_id = request_id
+        started = time.perf_counter()
+        response = await call_next(request)
+        elapsed = time.perf_counter() - started
+        path = _route_template(request)
+        metrics.requests.labels(path, request.method, str(response.status_code)).inc()
+        metrics.latency.labels(path).observe(elapsed)
+        response.headers["X-Request-ID"] = request_id
+        log.info(
+            "request_id=%s method=%s path=%s status=%s ms=%.1f",
+            request_id,
+            request.method,
+            request.url.path,
+            response.status_code,
+            elapsed * 1000,
+        )
+        return response
+
+    @app.exception_handler(RaglineError)
+    async def ragline_error(request: Request, exc: RaglineError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status_for(exc))
+
+    @app.get("/healthz", tags=["ops"], summary="The process is alive.")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"], summary="The model and the store are loaded.")
+    def readyz(request: Request) -> Response:
+        svc: Service | None = getattr(request.app.state, "service", None)
+        if svc is None or not svc.ready:
+            return JSONResponse({"status": "loading"}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics.")
+    def metrics_endpoint() -> Response:
+        return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,121 @@
+"""The real app over a real embedded store and real MiniLM embeddings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from rag.api.app import create_app
+from rag.config import Settings
+from rag.embedding import Embedder
+from rag.service import Service
+from tests.test_ingest import make_folder
+
+KEY = "s3cret-key"
+
+
+@pytest.fixture
+def client(tmp_path: Path, embedder: Embedder):
+    settings = Settings(data_dir=tmp_path / "data", api_keys=KEY, max_upload_bytes=64_000)
+    docs = make_folder(tmp_path)
+    service = Service(settings, embedder)
+    with TestClient(create_app(settings, service), headers={"Authorization": f"Bearer {KEY}"}) as c:
+        files = [
+            ("files", (p.name, p.read_bytes()))
+            for p in sorted(docs.rglob("*"))
+            if p.is_file() and not p.name.startswith(".") and p.suffix != ".xyz"
+        ]
+        r = c.post("/v1/documents", files=files)
+        assert r.status_code == 200, r.text
+        assert r.json()["added"] == 6
+        yield c
+    service.close()
+
+
+def search(c: TestClient, **body) -> dict:
+    r = c.post("/v1/search", json=body)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+@pytest.mark.parametrize("mode", ["dense", "sparse", "hybrid"])
+def test_modes_find_the_passage(client: TestClient, mode: str) -> None:
+    body = search(client, query="penguins southern hemisphere", mode=mode, top_k=3)
+    assert body["results"][0]["doc_id"] == "d.pdf"
+    assert body["rerank"]["status"] == "disabled"
+    assert set(body["timings_ms"]) >= {"embed", "retrieve", "rerank", "total"}
+    assert set(body["results"][0]) >= {"doc_id", "chunk_id", "text", "score", "source", "title", "metadata"}
+
+
+def test_filters_and_grouping(client: TestClient) -> None:
+    body = search(client, query="moons", filter={"doc_id": ["r1", "b.md"]}, top_k=10)
+    assert {r["doc_id"] for r in body["results"]} == {"r1", "b.md"}
+    body = search(client, query="owls", filter={"format": "docx"}, top_k=10)
+    assert {r["doc_id"] for r in body["results"]} == {"e.docx"}  # grouped: one result per doc
+    ungrouped = search(client, query="owls", filter={"format": "docx"}, top_k=10, group_by_doc=False)
+    assert len(ungrouped["results"]) == 2  # the docx has two sections → two chunks
+    body = search(client, query="penguins", filter={"page": 1})
+    assert [r["doc_id"] for r in body["results"]] == ["d.pdf"]
+
+
+def test_batch(client: TestClient) -> None:
+    r = client.post("/v1/search/batch", json={"queries": ["lava", "honeybees dance"], "top_k": 1})
+    assert r.status_code == 200
+    assert [x["results"][0]["doc_id"] for x in r.json()["responses"]] == ["a.txt", "c.html"]
+
+
+def test_records_and_delete(client: TestClient) -> None:
+    r = client.post("/v1/documents/records", json={"records": [{"_id": "z1", "text": "Zebras have stripes."}]})
+    assert r.json()["added"] == 1
+    assert search(client, query="striped animals", top_k=1)["results"][0]["doc_id"] == "z1"
+    assert client.delete("/v1/documents/z1").status_code == 204
+    assert "z1" not in {x["doc_id"] for x in search(client, query="striped animals")["results"]}
+    assert client.delete("/v1/documents/z1").status_code == 404
+
+
+def test_collections_health_metrics(client: TestClient) -> None:
+    cols = client.get("/v1/collections").json()["collections"]
+    assert cols[0]["name"] == "documents" and cols[0]["points"] >= 6 and cols[0]["dimension"] == 384
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").status_code == 200
+    search(client, query="lava")
+    metrics = client.get("/metrics", headers={"Authorization": ""}).text
+    assert 'ragline_requests_total{method="POST",route="/v1/search",status="200"}' in metrics
+    assert 'ragline_stage_seconds_count{stage="embed"}' in metrics
+
+
+def test_auth(client: TestClient) -> None:
+    for headers in ({"Authorization": ""}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY}):
+        r = client.post("/v1/search", json={"query": "x"}, headers=headers)
+        assert r.status_code == 401
+        assert KEY not in r.text
+    assert client.get("/healthz", headers={"Authorization": ""}).status_code == 200
+    assert "X-Request-ID" in client.get("/healthz").headers
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "names"),
+    [
+        ({"query": ""}, 422, "query"),
+        ({"query": "   "}, 422, "query"),
+        ({"query": "x" * 2001}, 422, "query"),
+        ({"query": "x", "top_k": 0}, 422, "top_k"),
+        ({"query": "x", "top_k": 101}, 422, "top_k"),
+        ({"query": "x", "mode": "fuzzy"}, 422, "mode"),
+        ({"query": "x", "filter": {"year": {"near": 3}}}, 400, "near"),
+        ({"query": "x", "collection": "nope"}, 404, "nope"),
+    ],
+)
+def test_bad_input(client: TestClient, body: dict, status: int, names: str) -> None:
+    r = client.post("/v1/search", json=body)
+    assert r.status_code == status, r.text
+    assert names in json.dumps(r.json())
+
+
+def test_oversized_upload(client: TestClient) -> None:
+    r = client.post("/v1/documents", files=[("files", ("big.txt", b"word " * 20_000))])
+    assert r.status_code == 413 and "big.txt" in r.json()["detail"]
+    assert search(client, query="lava", top_k=1)["results"][0]["doc_id"] == "a.txt"  # nothing lost

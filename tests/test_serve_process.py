@@ -1,0 +1,62 @@
+"""`rag serve` as a real process on 127.0.0.1, queried over HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_rag_serve_answers_over_http(tmp_path: Path) -> None:
+    env = {**os.environ, "RAGLINE_DATA_DIR": str(tmp_path / "data")}
+    ingest = subprocess.run(
+        [sys.executable, "-m", "ingest.cli", str(REPO / "examples" / "sample")],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ingest.returncode == 0, ingest.stderr
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        ready = False
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                ready = httpx.get(f"{base}/readyz", timeout=2).status_code == 200
+            except httpx.TransportError:
+                ready = False
+            if ready:
+                break
+            time.sleep(0.25)
+        assert ready, "rag serve did not become ready"
+        r = httpx.post(f"{base}/v1/search", json={"query": "espresso pressure", "top_k": 1}, timeout=30)
+        assert r.status_code == 200
+        assert r.json()["results"][0]["doc_id"] == "espresso.html"
+        assert r.headers["x-request-id"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
