@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prune", action="store_true", help="delete documents from these folders whose files are gone")
     p.add_argument("--json", action="store_true", help="print one JSON object with the counts")
     p.add_argument("--watch", action="store_true", help="keep running and apply changes as they happen")
+    p.add_argument("--api", metavar="URL", help="send the files to a running `rag serve` instead")
+    p.add_argument("--api-key", help="API key for --api (default: the first of RAGLINE_API_KEYS)")
     return p
 
 
@@ -64,6 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = get_settings().with_overrides(collection=args.collection)
+        if args.api:
+            from ingest.remote import ingest_via_api
+
+            keys = settings.api_key_list()
+            report = ingest_via_api(args.api, args.paths, args.api_key or (keys[0] if keys else None), args.collection)
+            print(json.dumps(report.as_dict()) if args.json else _human(report))
+            return EXIT_FAILED if report.failed else EXIT_OK
         store = open_store(settings)
         ingestor = Ingestor(settings, store, make_embedder(settings), make_sparse(settings))
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ingest.discovery import source_file
@@ -64,14 +64,15 @@ class Service:
         return path
 
     def ingest_uploads(self, files: list[tuple[str, bytes]], collection: str | None) -> IngestReport:
-        """Store uploaded files (name, content); each file's doc id is its name."""
+        """Store uploaded files (name, content); each file's doc id is its (relative, '/'-separated) name."""
         folder = self.upload_dir(collection)
         paths = []
         for name, content in files:
-            safe = Path(name).name
-            if not safe or safe.startswith("."):
-                raise UsageError(f"invalid file name {name!r}")
-            target = folder / safe
+            rel = PurePosixPath(name)
+            if not rel.parts or rel.is_absolute() or any(p in ("..", "") or p.startswith(".") for p in rel.parts):
+                raise UsageError(f"files: invalid file name {name!r}")
+            target = folder.joinpath(*rel.parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
             paths.append(target)
         with self._write_lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -57,6 +58,31 @@ def test_rag_serve_answers_over_http(tmp_path: Path) -> None:
         assert r.status_code == 200
         assert r.json()["results"][0]["doc_id"] == "espresso.html"
         assert r.headers["x-request-id"]
+        # The embedded store is held by the server: a local ingest says so, `ingest --api` goes through it.
+        extra = tmp_path / "extra"
+        (extra / "sub").mkdir(parents=True)
+        (extra / "sub" / "owls.txt").write_text("Barn owls hunt by sound in complete darkness.")
+        busy = subprocess.run(
+            [sys.executable, "-m", "ingest.cli", str(extra)],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert busy.returncode == 3 and "in use by another process" in busy.stderr and "--api" in busy.stderr
+        remote = subprocess.run(
+            [sys.executable, "-m", "ingest.cli", str(extra), "--api", base, "--json"],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert remote.returncode == 0, remote.stderr
+        assert json.loads(remote.stdout)["added"] == 1
+        r = httpx.post(f"{base}/v1/search", json={"query": "owls hunting at night", "top_k": 1}, timeout=30)
+        assert r.json()["results"][0]["doc_id"] == "sub/owls.txt"
     finally:
         proc.terminate()
         proc.wait(timeout=30)
