@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     bm25_avg_len: float = Field(120.0, gt=0, description="Expected BM25 document length in tokens.")
     ingest_batch_chunks: int = Field(256, ge=1, description="Chunks embedded and upserted together.")
 
+    payload_indexes: str = Field(
+        "",
+        description="Extra payload indexes for new collections, comma-separated FIELD:TYPE "
+        "(TYPE one of keyword, integer, float, datetime, bool), e.g. 'metadata.year:integer'.",
+    )
     mode: Literal["dense", "sparse", "hybrid"] = Field("hybrid", description="Default retrieval mode.")
     prefetch_limit: int = Field(100, ge=1, le=1000, description="Candidates each prefetch hands to fusion.")
 
@@ -45,6 +50,15 @@ class Settings(BaseSettings):
     )
     max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1, description="Largest accepted upload (HTTP 413 above).")
     max_query_chars: int = Field(2000, ge=1, description="Longest accepted query.")
+
+    def payload_index_list(self) -> list[tuple[str, str]]:
+        out = []
+        for item in filter(None, (x.strip() for x in self.payload_indexes.split(","))):
+            field, _, kind = item.partition(":")
+            if kind not in ("keyword", "integer", "float", "datetime", "bool"):
+                raise ValueError(f"RAGLINE_PAYLOAD_INDEXES: {item!r} needs FIELD:TYPE with a known TYPE")
+            out.append((field, kind))
+        return out
 
     def api_key_list(self) -> list[str]:
         raw = self.api_keys.get_secret_value() if self.api_keys else ""

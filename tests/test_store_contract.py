@@ -23,12 +23,13 @@ SPARSE = SparseEncoder()
 
 @pytest.fixture(params=["edge", "server"])
 def store(request: pytest.FixtureRequest, tmp_path: Path):
+    extra = [("metadata.year", "integer"), ("metadata.tag", "keyword")]  # configurable payload indexes
     if request.param == "edge":
-        s = EdgeStore(tmp_path, "c")
+        s = EdgeStore(tmp_path, "c", extra_indexes=extra)
     else:
         from qdrant_client import QdrantClient
 
-        s = ServerStore(QdrantClient(location=":memory:"), "c")
+        s = ServerStore(QdrantClient(location=":memory:"), "c", extra_indexes=extra)
     yield s
     s.close()
 
@@ -87,6 +88,13 @@ def test_modes(store) -> None:
     # Found by both prefetches, so RRF puts it first although neither ranks it alone on top of both.
     assert hybrid[0].payload["text"] == "apple pie recipe"
     assert len(hybrid) == 4
+
+    def weighted(w: tuple[float, float]) -> str:
+        spec = QuerySpec(limit=1, prefetch_limit=1, dense=[0, 1, 0, 0], sparse=SPARSE.query("trees"), weights=w)
+        return store.query(spec)[0].payload["text"]
+
+    assert weighted((5.0, 1.0)) == "bananas are yellow"
+    assert weighted((1.0, 5.0)) == "red apples grow on trees"
     dbsf = store.query(QuerySpec(limit=2, dense=[0, 1, 0, 0], sparse=SPARSE.query("bread"), fusion="dbsf"))
     assert dbsf[0].payload["text"] in {"bananas are yellow", "banana bread"}
 

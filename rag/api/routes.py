@@ -52,7 +52,7 @@ def search(body: SearchRequest, request: Request) -> SearchResponse:
     """Hybrid (or dense/sparse) retrieval with metadata filters."""
     started = time.perf_counter()
     _check_query(request, body.query)
-    opts = SearchOptions(body.top_k, body.mode, parse_filter(body.filter), body.group_by_doc, body.fusion)
+    opts = SearchOptions(body.top_k, body.mode, parse_filter(body.filter), body.group_by_doc, body.fusion, body.weights)
     out = _service(request).retriever(body.collection).search(body.query, opts)
     resp = _response(out, (time.perf_counter() - started) * 1000)
     request.app.state.metrics.observe_stages(resp.timings_ms)

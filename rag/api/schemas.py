@@ -21,6 +21,9 @@ class SearchRequest(BaseModel):
     rerank: bool = Field(False, description="Rerank candidates with the configured LLM.")
     group_by_doc: bool = Field(True, description="Return only the best chunk of each document.")
     fusion: Literal["rrf", "dbsf"] = Field("rrf", description="How hybrid mode fuses dense and sparse results.")
+    weights: tuple[float, float] | None = Field(
+        None, description="RRF weights of the (dense, sparse) prefetches; equal when omitted."
+    )
     collection: str | None = Field(None, description="Collection to search; the server's default if omitted.")
 
     @field_validator("query")

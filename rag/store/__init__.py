@@ -26,9 +26,13 @@ def open_store(settings: Settings, collection: str | None = None) -> Store:
     if settings.qdrant_url:
         key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
         return ServerStore(
-            _client(settings.qdrant_url, key), name, shards=settings.qdrant_shards, replicas=settings.qdrant_replicas
+            _client(settings.qdrant_url, key),
+            name,
+            shards=settings.qdrant_shards,
+            replicas=settings.qdrant_replicas,
+            extra_indexes=settings.payload_index_list(),
         )
-    return EdgeStore(settings.data_dir, name)
+    return EdgeStore(settings.data_dir, name, extra_indexes=settings.payload_index_list())
 
 
 def collection_names(settings: Settings) -> list[str]:

@@ -52,6 +52,13 @@ from rag.store.base import (
 )
 
 RRF_K = 60
+_SCHEMA = {
+    "keyword": PayloadSchemaType.Keyword,
+    "integer": PayloadSchemaType.Integer,
+    "float": PayloadSchemaType.Float,
+    "datetime": PayloadSchemaType.Datetime,
+    "bool": PayloadSchemaType.Bool,
+}
 _SCROLL_PAGE = 2048
 
 
@@ -77,8 +84,9 @@ def list_collections(data_dir: Path) -> list[str]:
 class EdgeStore:
     """A collection in an in-process Qdrant Edge shard. One process may open a shard at a time."""
 
-    def __init__(self, data_dir: Path, name: str) -> None:
+    def __init__(self, data_dir: Path, name: str, extra_indexes: list[tuple[str, str]] | None = None) -> None:
         self.name = name
+        self._indexes = [(k, "keyword") for k in INDEXED_KEYWORDS] + list(extra_indexes or [])
         self.dir = Path(data_dir) / "collections" / name
         self._shard_dir = self.dir / "shard"
         self._meta_file = self.dir / "meta.json"
@@ -105,8 +113,8 @@ class EdgeStore:
                 elif create_with is not None:
                     self._shard_dir.mkdir(parents=True, exist_ok=True)
                     self._shard = EdgeShard.create(str(self._shard_dir), self._config(create_with))
-                    for key in INDEXED_KEYWORDS:
-                        self._shard.update(UpdateOperation.create_field_index(key, PayloadSchemaType.Keyword))
+                    for key, kind in self._indexes:
+                        self._shard.update(UpdateOperation.create_field_index(key, _SCHEMA[kind]))
             except Exception as exc:  # qdrant_edge raises a bare Exception
                 if "WouldBlock" in str(exc) or "already" in str(exc):
                     raise self._busy(exc) from None

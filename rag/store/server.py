@@ -46,8 +46,17 @@ def _sparse(s: Any) -> models.SparseVector:
 class ServerStore:
     """A collection on a Qdrant server; safe to share between threads and processes."""
 
-    def __init__(self, client: QdrantClient, name: str, *, shards: int = 1, replicas: int = 1) -> None:
+    def __init__(
+        self,
+        client: QdrantClient,
+        name: str,
+        *,
+        shards: int = 1,
+        replicas: int = 1,
+        extra_indexes: list[tuple[str, str]] | None = None,
+    ) -> None:
         self.client = client
+        self._indexes = [(k, "keyword") for k in INDEXED_KEYWORDS] + list(extra_indexes or [])
         self.name = name
         self._shards = shards
         self._replicas = replicas
@@ -75,8 +84,8 @@ class ServerStore:
             replication_factor=self._replicas,
             metadata=meta.as_dict(),
         )
-        for key in INDEXED_KEYWORDS:
-            self.client.create_payload_index(self.name, key, models.PayloadSchemaType.KEYWORD)
+        for key, kind in self._indexes:
+            self.client.create_payload_index(self.name, key, models.PayloadSchemaType(kind))
 
     def close(self) -> None:
         """The client is shared per URL and closed with the process."""

@@ -1,0 +1,111 @@
+"""/v1/search latency and throughput over HTTP vs the bare in-process cost (query embed + store query).
+
+    .venv/bin/python bench/search_latency.py [--store .ragline-bench] [--collection scifact] [--n 200]
+
+Needs a filled collection (bench/eval_modes.py makes one from SciFact). Both halves run in this one call:
+first in-process, then against `rag serve` started as a subprocess on 127.0.0.1 (the embedded store
+admits one process at a time). No rerank.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from rag.components import make_retriever
+from rag.config import Settings
+from rag.retrieval import SearchOptions
+
+QUERIES = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact" / "queries.jsonl"
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
+
+
+def bare(settings: Settings, queries: list[str]) -> list[float]:
+    retriever = make_retriever(settings)
+    opts = SearchOptions(top_k=10)
+    try:
+        for q in queries[:20]:
+            retriever.search(q, opts)  # warm up
+        times = []
+        for q in queries:
+            t0 = time.perf_counter()
+            retriever.search(q, opts)
+            times.append((time.perf_counter() - t0) * 1000)
+        return times
+    finally:
+        retriever.store.close()
+
+
+def http(base: str, queries: list[str], concurrency: int) -> tuple[list[float], float]:
+    with httpx.Client(base_url=base, timeout=60, limits=httpx.Limits(max_connections=concurrency)) as client:
+
+        def one(q: str) -> float:
+            t0 = time.perf_counter()
+            r = client.post("/v1/search", json={"query": q, "top_k": 10})
+            r.raise_for_status()
+            return (time.perf_counter() - t0) * 1000
+
+        for q in queries[:20]:
+            one(q)
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(concurrency) as pool:
+            times = list(pool.map(one, queries))
+        return times, len(queries) / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--store", type=Path, default=Path(".ragline-bench"))
+    ap.add_argument("--collection", default="scifact")
+    ap.add_argument("--n", type=int, default=200)
+    args = ap.parse_args()
+    queries = [json.loads(line)["text"] for line in QUERIES.open()][: args.n]
+    settings = Settings(data_dir=args.store, collection=args.collection)
+    base_ms = bare(settings, queries)
+    print(f"in-process embed+query: p50 {pct(base_ms, 50):6.2f} ms  p95 {pct(base_ms, 95):6.2f} ms")
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "RAGLINE_DATA_DIR": str(args.store), "RAGLINE_COLLECTION": args.collection}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.25)
+        for c in (1, 8):
+            times, qps = http(base, queries, c)
+            print(
+                f"HTTP concurrency {c}: p50 {pct(times, 50):6.2f} ms  p95 {pct(times, 95):6.2f} ms  "
+                f"{qps:6.1f} QPS  p50 ratio to in-process {pct(times, 50) / pct(base_ms, 50):.2f}"
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
