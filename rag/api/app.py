@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag import __version__
 from rag.api.metrics import Metrics
@@ -57,14 +58,55 @@ def _require_key(request: Request) -> None:
         raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"})
 
 
-def _route_template(request: Request) -> str:
+def _route_template(scope: Scope) -> str:
     """The matched route's template (``/v1/documents/{doc_id:path}``), so metrics labels stay few."""
-    route = request.scope.get("route")
+    route = scope.get("route")
     if route is None:
         return "unmatched"
     # Routes of the included /v1 router report their path without the prefix.
-    prefix = API_PREFIX if request.url.path.startswith(API_PREFIX + "/") else ""
+    prefix = API_PREFIX if scope["path"].startswith(API_PREFIX + "/") else ""
     return prefix + getattr(route, "path", "")
+
+
+class RequestContext:
+    """Pure ASGI middleware (cheaper than BaseHTTPMiddleware): request id header, access log, metrics."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:128] or uuid.uuid4().hex
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode("latin-1"))]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = _route_template(scope)
+            self.metrics.requests.labels(route, scope["method"], str(status)).inc()
+            self.metrics.latency.labels(route).observe(elapsed)
+            log.info(
+                "request_id=%s method=%s path=%s status=%s ms=%.1f",
+                request_id,
+                scope["method"],
+                scope["path"],
+                status,
+                elapsed * 1000,
+            )
 
 
 def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
@@ -96,26 +138,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
     app.state.metrics = metrics = Metrics()
     app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(_require_key)])
 
-    @app.middleware("http")
-    async def request_context(request: Request, call_next):
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        request.state.request_id = request_id
-        started = time.perf_counter()
-        response = await call_next(request)
-        elapsed = time.perf_counter() - started
-        path = _route_template(request)
-        metrics.requests.labels(path, request.method, str(response.status_code)).inc()
-        metrics.latency.labels(path).observe(elapsed)
-        response.headers["X-Request-ID"] = request_id
-        log.info(
-            "request_id=%s method=%s path=%s status=%s ms=%.1f",
-            request_id,
-            request.method,
-            request.url.path,
-            response.status_code,
-            elapsed * 1000,
-        )
-        return response
+    app.add_middleware(RequestContext, metrics=metrics)
 
     @app.exception_handler(RaglineError)
     async def ragline_error(request: Request, exc: RaglineError) -> JSONResponse:

@@ -91,6 +91,7 @@ class EdgeStore:
         self._shard_dir = self.dir / "shard"
         self._meta_file = self.dir / "meta.json"
         self._shard: EdgeShard | None = None
+        self._meta: CollectionMeta | None = None
         self._dirty = False
         # Edge serialises internally, but ensure/open must not race between API worker threads.
         self._lock = threading.Lock()
@@ -137,10 +138,11 @@ class EdgeStore:
         return shard
 
     def meta(self) -> CollectionMeta | None:
-        if not self._meta_file.is_file():
-            return None
-        data = json.loads(self._meta_file.read_text())
-        return CollectionMeta(embed_model=data["embed_model"], dimension=int(data["dimension"]))
+        # Written once when the collection is made and never changed: cached after the first read.
+        if self._meta is None and self._meta_file.is_file():
+            data = json.loads(self._meta_file.read_text())
+            self._meta = CollectionMeta(embed_model=data["embed_model"], dimension=int(data["dimension"]))
+        return self._meta
 
     def ensure(self, meta: CollectionMeta) -> None:
         check_meta(self.name, self.meta(), meta)
