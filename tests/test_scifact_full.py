@@ -1,0 +1,30 @@
+"""Full SciFact (slow: run with `pytest -m slow`): hybrid beats dense and sparse alone on the train split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.evaluation import load_beir, run_queries
+from rag.retrieval import Retriever
+from tests.conftest import SCIFACT
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not SCIFACT.is_dir(), reason="shared SciFact data not present"),
+]
+
+
+def test_hybrid_beats_each_mode_on_train(make_ingestor, tmp_path: Path) -> None:
+    ranx = pytest.importorskip("ranx")
+    split = load_beir(SCIFACT, "train")
+    ing = make_ingestor()
+    assert ing.run([split.corpus]).added == 5183
+    retriever = Retriever(ing.store, ing.embedder, ing.sparse)
+    ndcg = {}
+    for mode in ("dense", "sparse", "hybrid"):
+        run = {q: r or {"-": 0.0} for q, r in run_queries(retriever, split.queries, mode).items()}
+        ndcg[mode] = ranx.evaluate(ranx.Qrels(split.qrels), ranx.Run(run), "ndcg@10")
+    assert ndcg["hybrid"] > max(ndcg["dense"], ndcg["sparse"]), ndcg
+    assert ndcg["dense"] > 0.62 and ndcg["sparse"] > 0.65, ndcg
