@@ -16,6 +16,7 @@ from rag.sparse import Sparse
 Mode = Literal["dense", "sparse", "hybrid"]
 FusionName = Literal["rrf", "dbsf"]
 
+RRF_K = 60  # the usual RRF constant, the same on both engines
 DENSE = "dense"
 SPARSE = "sparse"
 # Payload fields every chunk carries and that get a keyword index.

@@ -40,6 +40,7 @@ from rag.filters import Condition
 from rag.store.base import (
     DENSE,
     INDEXED_KEYWORDS,
+    RRF_K,
     SPARSE,
     STATE_FIELDS,
     ChunkPoint,
@@ -51,7 +52,6 @@ from rag.store.base import (
     check_meta,
 )
 
-RRF_K = 60
 _SCHEMA = {
     "keyword": PayloadSchemaType.Keyword,
     "integer": PayloadSchemaType.Integer,

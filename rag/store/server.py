@@ -11,6 +11,7 @@ from rag.filters import Condition
 from rag.store.base import (
     DENSE,
     INDEXED_KEYWORDS,
+    RRF_K,
     SPARSE,
     STATE_FIELDS,
     ChunkPoint,
@@ -22,7 +23,6 @@ from rag.store.base import (
     check_meta,
 )
 
-RRF_K = 60
 _SCROLL_PAGE = 2048
 
 
