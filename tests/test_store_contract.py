@@ -154,3 +154,20 @@ def test_edge_store_busy_in_another_process(tmp_path: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_date_range_filter(store) -> None:
+    store.ensure(META)
+    store.upsert(
+        [
+            point("old", "h", 0, [1, 0, 0, 0], "old news", published="2019-05-01T00:00:00Z"),
+            point("new", "h", 0, [1, 0, 0, 0], "new news", published="2024-02-01T00:00:00Z"),
+        ]
+    )
+    spec = QuerySpec(
+        limit=5,
+        mode="dense",
+        dense=[1, 0, 0, 0],
+        conditions=parse_filter({"published": {"gte": "2023-01-01T00:00:00Z"}}),
+    )
+    assert [h.payload["doc_id"] for h in store.query(spec)] == ["new"]
