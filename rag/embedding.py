@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +35,9 @@ class Embedder:
         self.model_name = model_name
         self.batch_size = batch_size
         self._device = device
+        # Hugging Face fast tokenizers are not safe to share between threads (API workers, ingest
+        # threads); torch already uses every core per call, so serialising calls costs no throughput.
+        self._lock = threading.Lock()
 
     @cached_property
     def model(self) -> SentenceTransformer:
@@ -71,20 +75,23 @@ class Embedder:
         """Word pieces of each text, without special tokens."""
         if not texts:
             return []
-        ids = self.tokenizer(texts, add_special_tokens=False, return_attention_mask=False)["input_ids"]
+        with self._lock:
+            ids = self.tokenizer(texts, add_special_tokens=False, return_attention_mask=False)["input_ids"]
         return [len(x) for x in ids]
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Normalised float32 embeddings, one row per text."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        return self.model.encode(
-            texts,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        model = self.model
+        with self._lock:
+            return model.encode(
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
 
     def describe(self) -> dict[str, object]:
         """What a collection records about the model that filled it."""

@@ -76,14 +76,21 @@ class ServerStore:
         check_meta(self.name, self.meta(), meta)
         if self._exists():
             return
-        self.client.create_collection(
-            self.name,
-            vectors_config={DENSE: models.VectorParams(size=meta.dimension, distance=models.Distance.COSINE)},
-            sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-            shard_number=self._shards,
-            replication_factor=self._replicas,
-            metadata=meta.as_dict(),
-        )
+        try:
+            self.client.create_collection(
+                self.name,
+                vectors_config={DENSE: models.VectorParams(size=meta.dimension, distance=models.Distance.COSINE)},
+                sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+                shard_number=self._shards,
+                replication_factor=self._replicas,
+                metadata=meta.as_dict(),
+            )
+        except Exception:
+            # Another worker created it between our check and our create: use theirs (after the same check).
+            if not self._exists():
+                raise
+            check_meta(self.name, self.meta(), meta)
+            return
         for key, kind in self._indexes:
             self.client.create_payload_index(self.name, key, models.PayloadSchemaType(kind))
 
