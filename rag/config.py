@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+COLLECTION_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 
 class Settings(BaseSettings):
@@ -24,7 +25,7 @@ class Settings(BaseSettings):
     qdrant_api_key: SecretStr | None = Field(None, description="API key of the Qdrant server.")
     qdrant_shards: int = Field(1, ge=1, description="Shards of a new collection on a Qdrant cluster.")
     qdrant_replicas: int = Field(1, ge=1, description="Replication factor of a new collection on a Qdrant cluster.")
-    collection: str = Field("documents", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Collection name.")
+    collection: str = Field("documents", pattern=COLLECTION_NAME_PATTERN, description="Collection name.")
 
     embed_model: str = Field(DEFAULT_EMBED_MODEL, description="sentence-transformers model name or path.")
     embed_batch_size: int = Field(64, ge=1, le=4096, description="Chunks per encode call.")

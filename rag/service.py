@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -11,13 +12,15 @@ from typing import Any
 from ingest.discovery import source_file
 from ingest.pipeline import Ingestor, IngestReport
 from rag.components import make_embedder, make_sparse
-from rag.config import Settings
+from rag.config import COLLECTION_NAME_PATTERN, Settings
 from rag.embedding import Embedder
 from rag.errors import NotFoundError, UsageError
 from rag.filters import parse_filter
 from rag.retrieval import Retriever
 from rag.store import collection_names, open_store
 from rag.store.base import Store
+
+_COLLECTION_NAME = re.compile(COLLECTION_NAME_PATTERN)
 
 
 class Service:
@@ -46,7 +49,8 @@ class Service:
 
     def store(self, collection: str | None) -> Store:
         name = collection or self.settings.collection
-        self.settings.with_overrides(collection=name)  # validates the name
+        if not _COLLECTION_NAME.match(name):
+            raise UsageError(f"collection: {name!r} is not a valid name (letters, digits, '_' and '-', 1-64)")
         with self._stores_lock:
             if name not in self._stores:
                 self._stores[name] = open_store(self.settings, name)

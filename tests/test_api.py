@@ -107,6 +107,7 @@ def test_auth(client: TestClient) -> None:
         ({"query": "x", "mode": "fuzzy"}, 422, "mode"),
         ({"query": "x", "filter": {"year": {"near": 3}}}, 400, "near"),
         ({"query": "x", "collection": "nope"}, 404, "nope"),
+        ({"query": "x", "collection": "../etc"}, 400, "collection"),
     ],
 )
 def test_bad_input(client: TestClient, body: dict, status: int, names: str) -> None:
