@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.test_ingest import run_cli
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -23,14 +25,7 @@ def free_port() -> int:
 
 def test_rag_serve_answers_over_http(tmp_path: Path) -> None:
     env = {**os.environ, "RAGLINE_DATA_DIR": str(tmp_path / "data")}
-    ingest = subprocess.run(
-        [sys.executable, "-m", "ingest.cli", str(REPO / "examples" / "sample")],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    ingest = run_cli([str(REPO / "examples" / "sample")], env)
     assert ingest.returncode == 0, ingest.stderr
     port = free_port()
     proc = subprocess.Popen(
@@ -62,23 +57,9 @@ def test_rag_serve_answers_over_http(tmp_path: Path) -> None:
         extra = tmp_path / "extra"
         (extra / "sub").mkdir(parents=True)
         (extra / "sub" / "owls.txt").write_text("Barn owls hunt by sound in complete darkness.")
-        busy = subprocess.run(
-            [sys.executable, "-m", "ingest.cli", str(extra)],
-            env=env,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        busy = run_cli([str(extra)], env)
         assert busy.returncode == 3 and "in use by another process" in busy.stderr and "--api" in busy.stderr
-        remote = subprocess.run(
-            [sys.executable, "-m", "ingest.cli", str(extra), "--api", base, "--json"],
-            env=env,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        remote = run_cli([str(extra), "--api", base, "--json"], env)
         assert remote.returncode == 0, remote.stderr
         assert json.loads(remote.stdout)["added"] == 1
         r = httpx.post(f"{base}/v1/search", json={"query": "owls hunting at night", "top_k": 1}, timeout=30)
