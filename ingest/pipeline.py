@@ -27,9 +27,9 @@ from ingest.document import Document, RecordFailure
 from ingest.loaders import is_supported, load
 from rag.config import Settings
 from rag.embedding import Embedder, model_identity
-from rag.errors import LoaderError, ModelMismatchError
+from rag.errors import LoaderError
 from rag.sparse import SparseEncoder
-from rag.store.base import ChunkPoint, CollectionMeta, DocState, Store
+from rag.store.base import ChunkPoint, CollectionMeta, DocState, Store, check_meta
 
 PIPELINE_VERSION = 1
 _ID_NAMESPACE = uuid.UUID("6f1c1a3e-5b7d-4c39-9a52-4e1f0f8d2a11")
@@ -73,13 +73,7 @@ class Ingestor:
         self.sparse = sparse
         self._chunker: Chunker | None = None
         self._identity = model_identity(settings.embed_model)
-        stored = store.meta()
-        if stored is not None and stored.embed_model != self._identity:
-            raise ModelMismatchError(
-                f"collection {store.name!r} holds vectors of {stored.embed_model}; refusing to add "
-                f"{self._identity}. Use that model (RAGLINE_EMBED_MODEL) or another collection "
-                "(--collection / RAGLINE_COLLECTION)."
-            )
+        check_meta(store.name, store.meta(), self._identity)
         self._fingerprint = json.dumps(
             [PIPELINE_VERSION, self._identity, settings.chunk_tokens, settings.chunk_overlap, settings.bm25_avg_len]
         )

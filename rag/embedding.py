@@ -93,10 +93,6 @@ class Embedder:
                 show_progress_bar=False,
             )
 
-    def describe(self) -> dict[str, object]:
-        """What a collection records about the model that filled it."""
-        return {"embed_model": self.model_name, "dimension": self.dimension}
-
 
 def model_identity(path_or_name: str) -> str:
     """A stable name for a model: the default's aliases collapse to one."""

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from starlette.concurrency import run_in_threadpool
 
 from rag.api.schemas import (
     BatchSearchRequest,
@@ -87,8 +88,6 @@ async def upload_documents(
         if len(data) > limit:
             raise HTTPException(413, f"files: {f.filename} is larger than the {limit}-byte upload limit")
         contents.append((f.filename or "", data))
-    from starlette.concurrency import run_in_threadpool
-
     report = await run_in_threadpool(_service(request).ingest_uploads, contents, collection)
     return IngestResponse(**report.as_dict())
 

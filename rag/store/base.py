@@ -112,11 +112,11 @@ def accumulate_states(records: Iterable[dict[str, Any]], states: dict[str, DocSt
         st.expected_by_hash[h] = int(payload.get("chunk_count", 0))
 
 
-def check_meta(name: str, stored: CollectionMeta | None, wanted: CollectionMeta) -> None:
-    """Refuse to mix vectors of two embedding models in one collection."""
-    if stored is not None and stored != wanted:
+def check_meta(name: str, stored: CollectionMeta | None, embed_model: str) -> None:
+    """Refuse to mix vectors of two embedding models in one collection (the dimension follows the model)."""
+    if stored is not None and stored.embed_model != embed_model:
         raise ModelMismatchError(
             f"collection {name!r} holds vectors of {stored.embed_model} ({stored.dimension} dims); "
-            f"refusing to add {wanted.embed_model} ({wanted.dimension} dims). Use that model "
+            f"refusing to add {embed_model}. Use that model "
             "(RAGLINE_EMBED_MODEL) or another collection (--collection / RAGLINE_COLLECTION)."
         )

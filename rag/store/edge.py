@@ -145,7 +145,7 @@ class EdgeStore:
         return self._meta
 
     def ensure(self, meta: CollectionMeta) -> None:
-        check_meta(self.name, self.meta(), meta)
+        check_meta(self.name, self.meta(), meta.embed_model)
         self._open(create_with=meta)
         if self.meta() is None:
             tmp = self._meta_file.with_suffix(".tmp")

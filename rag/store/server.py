@@ -73,7 +73,7 @@ class ServerStore:
         return CollectionMeta(embed_model=data["embed_model"], dimension=int(data["dimension"]))
 
     def ensure(self, meta: CollectionMeta) -> None:
-        check_meta(self.name, self.meta(), meta)
+        check_meta(self.name, self.meta(), meta.embed_model)
         if self._exists():
             return
         try:
@@ -89,7 +89,7 @@ class ServerStore:
             # Another worker created it between our check and our create: use theirs (after the same check).
             if not self._exists():
                 raise
-            check_meta(self.name, self.meta(), meta)
+            check_meta(self.name, self.meta(), meta.embed_model)
             return
         for key, kind in self._indexes:
             self.client.create_payload_index(self.name, key, models.PayloadSchemaType(kind))
