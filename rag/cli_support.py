@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import sys
 
-from rag.errors import ModelMismatchError, NotFoundError, StoreBusyError, UsageError
+from rag.errors import (
+    LLMNotConfiguredError,
+    LLMUnavailableError,
+    ModelMismatchError,
+    NotFoundError,
+    StoreBusyError,
+    UsageError,
+)
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # ran, but some inputs failed
 EXIT_USAGE = 2  # bad arguments or a request that cannot be done as asked
-EXIT_UNAVAILABLE = 3  # the store is busy or unreachable
+EXIT_UNAVAILABLE = 3  # the store is busy, or the LLM is missing or unreachable
 
 
 def exit_code_for(exc: BaseException) -> int:
-    if isinstance(exc, StoreBusyError):
+    if isinstance(exc, (StoreBusyError, LLMNotConfiguredError, LLMUnavailableError)):
         return EXIT_UNAVAILABLE
     if isinstance(exc, (UsageError, ModelMismatchError, NotFoundError, ValueError)):
         return EXIT_USAGE

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+
 from rag.config import Settings
 from rag.embedding import Embedder
+from rag.flow import NO_LLM, QueryFlow
+from rag.generation import AnswerGenerator
+from rag.llm.base import LLMBackend
+from rag.llm.pricing import PriceTable
+from rag.llm.usage import MeteredLLM, UsageMeter
+from rag.rerank.reranker import RerankConfig, Reranker
 from rag.retrieval import Retriever
 from rag.sparse import SparseEncoder
 from rag.store import open_store
+
+log = logging.getLogger("ragline")
 
 
 def make_embedder(settings: Settings) -> Embedder:
@@ -23,4 +33,57 @@ def make_retriever(settings: Settings, embedder: Embedder | None = None, collect
         embedder or make_embedder(settings),
         make_sparse(settings),
         prefetch_limit=settings.prefetch_limit,
+    )
+
+
+def make_llm(settings: Settings) -> LLMBackend | None:
+    """The configured backend: ``RAGLINE_LLM``, else Gemini when a key is set, else none (logged either way)."""
+    choice = settings.llm or ("gemini" if settings.gemini_api_key else "none")
+    if choice == "gemini":
+        if not settings.gemini_api_key:
+            raise ValueError("RAGLINE_LLM=gemini needs GEMINI_API_KEY (or GOOGLE_API_KEY)")
+        from rag.llm.gemini_backend import GeminiBackend
+
+        llm: LLMBackend = GeminiBackend(
+            settings.gemini_api_key.get_secret_value(), settings.gemini_model, settings.gemini_base_url
+        )
+    elif choice == "ollama":
+        from rag.llm.ollama_backend import OllamaBackend
+
+        llm = OllamaBackend(
+            settings.ollama_host, settings.ollama_model, settings.ollama_num_ctx, settings.ollama_keep_alive
+        )
+    else:
+        log.info("LLM: none — %s; searches return retrieval order", NO_LLM)
+        return None
+    log.info("LLM: %s, model %s (RAGLINE_LLM=%s)", llm.name, llm.model, settings.llm or "auto")
+    return llm
+
+
+def make_meter(settings: Settings) -> UsageMeter:
+    return UsageMeter(PriceTable.from_json(settings.llm_prices, settings.ollama_gpu_hour_usd), settings.usage_log)
+
+
+def make_flow(settings: Settings, llm: LLMBackend | None, meter: UsageMeter) -> QueryFlow:
+    """Rerank and answer stages over ``llm`` (both absent without one)."""
+    reranker = generator = None
+    if llm is not None:
+        metered = MeteredLLM(llm, meter)
+        config = RerankConfig(
+            strategy=settings.rerank_strategy,
+            window=settings.rerank_window,
+            step=settings.rerank_step,
+            passage_tokens=settings.rerank_passage_tokens,
+            timeout_ms=settings.rerank_timeout_ms,
+            retries=settings.rerank_retries,
+        )
+        reranker = Reranker(metered, config, settings.rerank_cache_size, settings.rerank_concurrency)
+        generator = AnswerGenerator(metered, settings.answer_max_tokens, timeout_s=settings.llm_timeout_s)
+    return QueryFlow(
+        reranker,
+        generator,
+        llm.name if llm else None,
+        candidates=settings.rerank_candidates,
+        rerank_default=settings.rerank,
+        answer_passages=settings.answer_passages,
     )

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -52,6 +52,45 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1, description="Largest accepted upload (HTTP 413 above).")
     max_query_chars: int = Field(2000, ge=1, description="Longest accepted query.")
 
+    llm: Literal["gemini", "ollama", "none"] | None = Field(
+        None, description="LLM backend for reranking and answers; default: gemini when a key is set, else none."
+    )
+    gemini_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("RAGLINE_GEMINI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"),
+        description="Gemini API key (GEMINI_API_KEY or GOOGLE_API_KEY).",
+    )
+    gemini_model: str = Field("gemini-3.1-flash-lite", description="Gemini model.")
+    gemini_base_url: str | None = Field(None, description="Gemini API base URL (proxies, tests).")
+    ollama_host: str = Field(
+        "http://127.0.0.1:11434",
+        validation_alias=AliasChoices("RAGLINE_OLLAMA_HOST", "OLLAMA_HOST"),
+        description="Ollama server URL (OLLAMA_HOST).",
+    )
+    ollama_model: str = Field("gemma3:4b", description="Ollama model.")
+    ollama_num_ctx: int = Field(8192, ge=512, description="Ollama context window, set on every call.")
+    ollama_keep_alive: str = Field("30m", description="How long Ollama keeps the model loaded after a call.")
+    llm_timeout_s: float = Field(60.0, gt=0, description="Longest wait for one answer-generation call.")
+    llm_prices: str = Field(
+        "",
+        description='Extra prices per 1M tokens as JSON, e.g. {"gemini-3.1-flash-lite": [0.25, 1.5]} (input, output).',
+    )
+    ollama_gpu_hour_usd: float = Field(0.0, ge=0, description="Price of local LLM time per GPU-hour (0: free).")
+    usage_log: Path | None = Field(None, description="JSONL file that gets one line per LLM call.")
+
+    rerank: bool = Field(True, description="Rerank searches with the LLM unless a request says otherwise.")
+    rerank_strategy: Literal["pointwise", "listwise"] = Field("pointwise", description="How the LLM reranks.")
+    rerank_candidates: int = Field(30, ge=2, le=100, description="Retrieved candidates the LLM reranks.")
+    rerank_window: int = Field(20, ge=2, description="Listwise: passages per call.")
+    rerank_step: int = Field(10, ge=1, description="Listwise: how far the window slides.")
+    rerank_passage_tokens: int = Field(192, ge=16, description="Token budget of each passage in a rerank prompt.")
+    rerank_timeout_ms: int = Field(4000, ge=50, description="Deadline of the rerank stage; retrieval order after.")
+    rerank_retries: int = Field(2, ge=0, description="Retries of a failed call, only when they fit the deadline.")
+    rerank_concurrency: int = Field(32, ge=1, description="Pointwise calls in flight at once (per process).")
+    rerank_cache_size: int = Field(1024, ge=0, description="Cached rerank results (0 disables the cache).")
+    answer_passages: int = Field(5, ge=1, le=20, description="Top passages an answer is grounded in.")
+    answer_max_tokens: int = Field(512, ge=16, description="Longest generated answer.")
+
     def payload_index_list(self) -> list[tuple[str, str]]:
         out = []
         for item in filter(None, (x.strip() for x in self.payload_indexes.split(","))):
@@ -69,6 +108,12 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None
+
+    @model_validator(mode="after")
+    def _window_slides(self) -> Settings:
+        if self.rerank_step >= self.rerank_window:
+            raise ValueError("RAGLINE_RERANK_STEP must be smaller than RAGLINE_RERANK_WINDOW (windows overlap)")
+        return self
 
     def with_overrides(self, **overrides: object) -> Settings:
         """A copy with the given non-None fields replaced and validated (CLI flags win over env)."""

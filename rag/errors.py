@@ -6,7 +6,13 @@
     ├── NotFoundError         unknown collection or document (HTTP 404)
     ├── StoreBusyError        the embedded store is held by another process (HTTP 503, exit 3)
     ├── ModelMismatchError    the collection was built with another embedding model (HTTP 409, exit 2)
-    └── LoaderError           one file or record that cannot be read (reported, never fatal)
+    ├── LoaderError           one file or record that cannot be read (reported, never fatal)
+    └── LLMError              an LLM call that did not give a usable answer (search degrades, never fails)
+        ├── LLMNotConfiguredError  no backend chosen (HTTP 503 on /v1/answer, exit 3)
+        ├── LLMUnavailableError    connection refused, 5xx, or the model is not pulled (HTTP 503, exit 3)
+        ├── LLMRateLimitedError    429 from the backend
+        ├── LLMTimeoutError        slower than the deadline
+        └── LLMOutputError         output that cannot be parsed as asked
 
 The edges (API, CLI) map these to status codes; the core never imports either.
 """
@@ -38,3 +44,27 @@ class ModelMismatchError(RaglineError):
 
 class LoaderError(RaglineError):
     """A file or record that cannot be turned into a document."""
+
+
+class LLMError(RaglineError):
+    """An LLM call that did not give a usable answer."""
+
+
+class LLMNotConfiguredError(LLMError):
+    """No LLM backend is configured."""
+
+
+class LLMUnavailableError(LLMError):
+    """The backend cannot be reached, failed on its side, or lacks the model."""
+
+
+class LLMRateLimitedError(LLMError):
+    """The backend refused the call for now (HTTP 429)."""
+
+
+class LLMTimeoutError(LLMError):
+    """The call did not finish in time."""
+
+
+class LLMOutputError(LLMError):
+    """The backend answered, but not in the form asked for."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import threading
 from pathlib import Path, PurePosixPath
@@ -11,16 +12,17 @@ from typing import Any
 
 from ingest.discovery import source_file
 from ingest.pipeline import Ingestor, IngestReport
-from rag.components import make_embedder, make_sparse
+from rag.components import make_embedder, make_flow, make_llm, make_meter, make_sparse
 from rag.config import COLLECTION_NAME_PATTERN, Settings
 from rag.embedding import Embedder
-from rag.errors import NotFoundError, UsageError
+from rag.errors import LLMError, NotFoundError, UsageError
 from rag.filters import parse_filter
 from rag.retrieval import Retriever
 from rag.store import collection_names, open_store
 from rag.store.base import Store
 
 _COLLECTION_NAME = re.compile(COLLECTION_NAME_PATTERN)
+log = logging.getLogger("ragline")
 
 
 class Service:
@@ -30,6 +32,9 @@ class Service:
         self.settings = settings
         self.embedder = embedder or make_embedder(settings)
         self.sparse = make_sparse(settings)
+        self.llm = make_llm(settings)
+        self.meter = make_meter(settings)
+        self.flow = make_flow(settings, self.llm, self.meter)
         self._stores: dict[str, Store] = {}
         self._stores_lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -39,9 +44,17 @@ class Service:
         """Load the model and open the default collection's store."""
         self.embedder.encode(["warm up"])
         self.store(self.settings.collection).count()
+        if self.llm is not None:
+            try:
+                self.llm.check()
+            except LLMError as exc:
+                # Not fatal: reranking falls back to retrieval order until the backend is there.
+                log.warning("LLM not usable yet: %s", exc)
         self.ready = True
 
     def close(self) -> None:
+        if self.flow.reranker is not None:
+            self.flow.reranker.close()
         with self._stores_lock:
             for store in self._stores.values():
                 store.close()

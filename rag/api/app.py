@@ -20,6 +20,8 @@ from rag.api.routes import router
 from rag.config import Settings
 from rag.errors import (
     FilterError,
+    LLMNotConfiguredError,
+    LLMUnavailableError,
     ModelMismatchError,
     NotFoundError,
     RaglineError,
@@ -35,6 +37,8 @@ _STATUS: list[tuple[type[RaglineError], int]] = [
     (NotFoundError, 404),
     (ModelMismatchError, 409),
     (StoreBusyError, 503),
+    (LLMNotConfiguredError, 503),
+    (LLMUnavailableError, 503),
     (FilterError, 400),
     (UsageError, 400),
 ]
@@ -116,6 +120,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = service or Service(settings)
         app.state.service = svc
+        svc.meter.listeners.append(app.state.metrics.observe_llm)
         if not svc.ready:
             svc.load()
         log.info(
@@ -124,13 +129,14 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
             "server" if settings.qdrant_url else f"embedded:{settings.data_dir}",
         )
         yield
+        svc.meter.listeners.remove(app.state.metrics.observe_llm)
         if service is None:
             svc.close()
 
     app = FastAPI(
         title="ragline",
         version=__version__,
-        description="Hybrid retrieval (dense + BM25 fused in Qdrant) over your documents.",
+        description="Hybrid retrieval (dense + BM25 fused in Qdrant), LLM reranking and cited answers.",
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field
 
 from rag.retrieval import MAX_TOP_K
 
 
+def _not_blank(v: str) -> str:
+    if not v.strip():
+        raise ValueError("must not be blank")
+    return v
+
+
+QueryText = Annotated[str, AfterValidator(_not_blank)]
+
+
 class SearchRequest(BaseModel):
-    query: str = Field(description="The search text.", min_length=1)
+    query: QueryText = Field(description="The search text.", min_length=1)
     top_k: int = Field(10, ge=1, le=MAX_TOP_K, description="How many results to return.")
     mode: Literal["dense", "sparse", "hybrid"] = Field("hybrid", description="Retrieval mode.")
     filter: dict[str, Any] | None = Field(
@@ -18,20 +27,15 @@ class SearchRequest(BaseModel):
         description="Metadata filter: {field: value} exact, {field: [a, b]} or {field: {any: [...]}} any-of, "
         "{field: {gte, gt, lte, lt}} numeric or ISO-date range. All conditions must hold.",
     )
-    rerank: bool = Field(False, description="Rerank candidates with the configured LLM.")
+    rerank: bool | None = Field(
+        None, description="Rerank candidates with the configured LLM; the server's default (RAGLINE_RERANK) if omitted."
+    )
     group_by_doc: bool = Field(True, description="Return only the best chunk of each document.")
     fusion: Literal["rrf", "dbsf"] = Field("rrf", description="How hybrid mode fuses dense and sparse results.")
     weights: tuple[float, float] | None = Field(
         None, description="RRF weights of the (dense, sparse) prefetches; equal when omitted."
     )
     collection: str | None = Field(None, description="Collection to search; the server's default if omitted.")
-
-    @field_validator("query")
-    @classmethod
-    def _not_blank(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("query must not be blank")
-        return v
 
 
 class BatchSearchRequest(BaseModel):
@@ -56,9 +60,13 @@ class Result(BaseModel):
 
 
 class RerankInfo(BaseModel):
-    status: Literal["disabled", "skipped", "ok", "fallback"] = Field(description="What reranking did.")
+    status: Literal["disabled", "skipped", "ok", "fallback"] = Field(
+        description="disabled: not asked; skipped: no LLM or nothing to rerank; ok: LLM order; "
+        "fallback: the LLM failed or was late, results are in retrieval order."
+    )
     backend: str | None = Field(None, description="LLM backend used, if any.")
     reason: str | None = Field(None, description="Why reranking was skipped or fell back.")
+    cached: bool = Field(False, description="The order came from the rerank cache (no LLM call).")
 
 
 class Usage(BaseModel):
@@ -105,6 +113,47 @@ class CollectionInfo(BaseModel):
 
 class CollectionsResponse(BaseModel):
     collections: list[CollectionInfo] = Field(description="Every collection in the store.")
+
+
+class AnswerRequest(BaseModel):
+    query: QueryText = Field(description="The question.", min_length=1)
+    top_k: int | None = Field(
+        None, ge=1, le=20, description="Passages the answer is grounded in; RAGLINE_ANSWER_PASSAGES if omitted."
+    )
+    filter: dict[str, Any] | None = Field(None, description="Metadata filter, as in /v1/search.")
+    stream: bool = Field(False, description="Server-Sent Events: passages, token pieces, then done.")
+    collection: str | None = Field(None, description="Collection to search.")
+
+
+class Citation(BaseModel):
+    n: int = Field(description="The number used in the answer, e.g. [2].")
+    doc_id: str = Field(description="Cited document.")
+    chunk_id: str = Field(description="Cited chunk.")
+    title: str = Field(description="Its title.")
+    source: str = Field(description="Its file.")
+
+
+class AnswerResponse(BaseModel):
+    answer: str = Field(description="The answer with [n] citations (empty when generation failed).")
+    status: Literal["ok", "truncated", "failed"] = Field(description="How generation went.")
+    reason: str | None = Field(None, description="Why generation failed or was cut short.")
+    citations: list[Citation] = Field(description="Passages cited, in order of first mention.")
+    results: list[Result] = Field(description="The passages the answer was grounded in, numbered from 1.")
+    rerank: RerankInfo = Field(description="Reranking outcome.")
+    usage: Usage = Field(description="LLM usage of this request (rerank and answer).")
+    timings_ms: dict[str, float] = Field(description="Milliseconds per stage.")
+
+
+class UsageRow(Usage):
+    backend: str = Field(description="LLM backend.")
+    model: str = Field(description="Model.")
+    stage: str = Field(description="rerank or answer.")
+
+
+class UsageResponse(BaseModel):
+    since: float = Field(description="Unix time the totals start from (process start).")
+    total: Usage = Field(description="Totals of every LLM call.")
+    by_model: list[UsageRow] = Field(description="Totals per backend, model and stage.")
 
 
 class ErrorResponse(BaseModel):

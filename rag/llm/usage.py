@@ -1,0 +1,133 @@
+"""Token and cost accounting of every LLM call: per request, process totals, metrics, and a JSONL log."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rag.errors import LLMError
+from rag.llm.base import Completion, LLMBackend, LLMRequest
+from rag.llm.pricing import PriceTable
+
+
+@dataclass(slots=True)
+class Usage:
+    """Tokens and cost of the LLM calls made for one request."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    calls: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, record: UsageRecord) -> None:
+        with self._lock:  # concurrent pointwise calls add to one request's usage
+            self.input_tokens += record.input_tokens
+            self.output_tokens += record.output_tokens
+            self.cost_usd += record.cost_usd
+            self.calls += 1
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost_usd": round(self.cost_usd, 8),
+            "calls": self.calls,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    backend: str
+    model: str
+    stage: str  # "rerank" or "answer"
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    seconds: float
+    outcome: str  # "ok" or the error class name
+    at: float
+
+
+class UsageMeter:
+    """Records every call: totals since start, listeners (metrics), and an optional JSONL log."""
+
+    def __init__(self, prices: PriceTable, log_path: Path | None = None) -> None:
+        self.prices = prices
+        self.log_path = log_path
+        self.started = time.time()
+        self.listeners: list[Callable[[UsageRecord], None]] = []
+        self._lock = threading.Lock()
+        self._totals: dict[tuple[str, str, str], Usage] = {}
+
+    def record(
+        self, llm: LLMBackend, stage: str, completion: Completion | None, seconds: float, outcome: str = "ok"
+    ) -> UsageRecord:
+        tokens_in = completion.input_tokens if completion else 0
+        tokens_out = completion.output_tokens if completion else 0
+        rec = UsageRecord(
+            backend=llm.name,
+            model=llm.model,
+            stage=stage,
+            input_tokens=tokens_in,
+            output_tokens=tokens_out,
+            cost_usd=self.prices.cost(llm.name, llm.model, tokens_in, tokens_out, seconds),
+            seconds=round(seconds, 4),
+            outcome=outcome,
+            at=time.time(),
+        )
+        with self._lock:
+            self._totals.setdefault((rec.backend, rec.model, rec.stage), Usage()).add(rec)
+            if self.log_path:
+                with self.log_path.open("a") as f:
+                    f.write(json.dumps(asdict(rec)) + "\n")
+        for listener in self.listeners:
+            listener(rec)
+        return rec
+
+    def summary(self) -> dict:
+        """Totals since start, overall and per backend/model/stage."""
+        with self._lock:
+            rows = [
+                {"backend": b, "model": m, "stage": s, **u.as_dict()} for (b, m, s), u in sorted(self._totals.items())
+            ]
+        total = {k: sum(r[k] for r in rows) for k in ("input_tokens", "output_tokens", "cost_usd", "calls")}
+        total["cost_usd"] = round(total["cost_usd"], 8)
+        return {"since": self.started, "total": total, "by_model": rows}
+
+
+class MeteredLLM:
+    """A backend whose every call is timed and recorded, into the meter and the request's ``Usage``."""
+
+    def __init__(self, backend: LLMBackend, meter: UsageMeter) -> None:
+        self.backend = backend
+        self.meter = meter
+
+    @property
+    def label(self) -> str:
+        return f"{self.backend.name}:{self.backend.model}"
+
+    def complete(self, request: LLMRequest, stage: str, usage: Usage) -> Completion:
+        started = time.perf_counter()
+        try:
+            out = self.backend.complete(request)
+        except LLMError as exc:
+            usage.add(self.meter.record(self.backend, stage, None, time.perf_counter() - started, type(exc).__name__))
+            raise
+        usage.add(self.meter.record(self.backend, stage, out, time.perf_counter() - started))
+        return out
+
+    def stream(self, request: LLMRequest, stage: str, usage: Usage) -> Iterator[str | Completion]:
+        started = time.perf_counter()
+        try:
+            for piece in self.backend.stream(request):
+                if isinstance(piece, Completion):
+                    usage.add(self.meter.record(self.backend, stage, piece, time.perf_counter() - started))
+                yield piece
+        except LLMError as exc:
+            usage.add(self.meter.record(self.backend, stage, None, time.perf_counter() - started, type(exc).__name__))
+            raise

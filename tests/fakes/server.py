@@ -1,0 +1,114 @@
+"""What both fake LLM servers share: a thread on 127.0.0.1, scripted misbehaviour, a record of requests."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+# What the model "writes", given the system text, the prompt and the JSON schema asked for (or None).
+Responder = Callable[[str, str, dict | None], str]
+BABBLE = "Sure! Here is what I think about these passages, in no particular order: they are all quite good."
+
+
+def echo_responder(system: str, prompt: str, schema: dict | None) -> str:
+    return json.dumps({"echo": prompt[:40]}) if schema else f"You asked: {prompt[:40]}"
+
+
+@dataclass
+class Behaviour:
+    """How one call is answered. ``status`` 429/500/... fails it; ``output`` may babble or be cut short."""
+
+    delay_s: float = 0.0
+    status: int | None = None
+    output: str = "ok"  # ok | babble | truncate
+
+
+@dataclass
+class FakeLLM:
+    """State of one fake server; tests change ``default`` or queue per-call ``script`` entries."""
+
+    responder: Responder = echo_responder
+    default: Behaviour = field(default_factory=Behaviour)
+    script: list[Behaviour] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def next_behaviour(self, body: dict[str, Any], path: str) -> Behaviour:
+        with self.lock:
+            self.requests.append({"path": path, "body": body})
+            return self.script.pop(0) if self.script else self.default
+
+    def write(self, behaviour: Behaviour, system: str, prompt: str, schema: dict | None) -> tuple[str, bool]:
+        """The text to send and whether it was cut at the token limit."""
+        if behaviour.output == "babble":
+            return BABBLE, False
+        text = self.responder(system, prompt, schema)
+        if behaviour.output == "truncate":
+            return text[: max(1, len(text) // 2)], True
+        return text, False
+
+
+def tokens(text: str) -> int:
+    """A stand-in token count: whitespace-separated words."""
+    return len(text.split())
+
+
+class FakeHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    fake: FakeLLM  # set on the subclass made per server
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet test output
+        pass
+
+    def read_json(self) -> dict[str, Any]:
+        length = int(self.headers.get("content-length") or 0)
+        return json.loads(self.rfile.read(length) or b"{}")
+
+    def send_json(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def start_stream(self, content_type: str) -> None:
+        self.send_response(200)
+        self.send_header("content-type", content_type)
+        self.send_header("connection", "close")
+        self.end_headers()
+        self.close_connection = True
+
+    def pause(self, behaviour: Behaviour) -> None:
+        if behaviour.delay_s:
+            time.sleep(behaviour.delay_s)
+
+
+class FakeServer:
+    """Runs a handler class on 127.0.0.1 (a free port) in a daemon thread; use as a context manager."""
+
+    def __init__(self, handler: type[FakeHandler], fake: FakeLLM | None = None) -> None:
+        self.fake = fake or FakeLLM()
+        bound = type(handler.__name__, (handler,), {"fake": self.fake})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), bound)
+        self._server.daemon_threads = True
+        self._server.block_on_close = False  # slow handlers must not hold up the test's teardown
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> FakeServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
