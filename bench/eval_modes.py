@@ -1,6 +1,6 @@
 """nDCG@10 and Recall@100 of dense, sparse and hybrid retrieval on a BEIR folder (default: SciFact train).
 
-    .venv/bin/pip install -e '.[bench]'
+    .venv/bin/pip install -e '.[dev]'
     .venv/bin/python bench/eval_modes.py [--data ../shared/datasets/scifact] [--split train] [--store DIR]
 
 The corpus is ingested through the normal pipeline into --store (reused when unchanged); metrics by ranx.

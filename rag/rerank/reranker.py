@@ -99,6 +99,8 @@ class Reranker:
                 raise LLMTimeoutError(f"rerank deadline of {self.config.timeout_ms} ms passed")
             try:
                 return self.llm.complete(LLMRequest(system, prompt, schema, max_tokens, remaining), "rerank", usage)
+            except LLMTimeoutError as exc:
+                raise LLMTimeoutError(f"rerank deadline of {self.config.timeout_ms} ms passed ({exc})") from exc
             except (LLMRateLimitedError, LLMUnavailableError):
                 backoff = _BACKOFF_S * 2**attempt
                 if attempt >= self.config.retries or deadline - time.monotonic() < backoff + _MIN_CALL_S:
@@ -140,8 +142,10 @@ class Reranker:
             part = order[start:end]
             prompt = listwise_prompt(query, [candidates[i] for i in part], self.config.passage_tokens)
             t0 = time.perf_counter()
-            out = self._call(LISTWISE_SYSTEM, prompt, LISTWISE_SCHEMA, 8 * len(part) + 32, deadline, usage)
-            waited[0] += time.perf_counter() - t0
+            try:
+                out = self._call(LISTWISE_SYSTEM, prompt, LISTWISE_SCHEMA, 8 * len(part) + 32, deadline, usage)
+            finally:
+                waited[0] += time.perf_counter() - t0
             labels = parse_ranking(out.text, range(1, len(part) + 1))
             order[start:end] = [part[n - 1] for n in labels]
             if start == 0:

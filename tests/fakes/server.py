@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -89,15 +90,23 @@ class FakeHandler(BaseHTTPRequestHandler):
             time.sleep(behaviour.delay_s)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # slow handlers must not hold up the test's teardown
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up on a slow answer is expected here, not an error.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class FakeServer:
     """Runs a handler class on 127.0.0.1 (a free port) in a daemon thread; use as a context manager."""
 
     def __init__(self, handler: type[FakeHandler], fake: FakeLLM | None = None) -> None:
         self.fake = fake or FakeLLM()
         bound = type(handler.__name__, (handler,), {"fake": self.fake})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), bound)
-        self._server.daemon_threads = True
-        self._server.block_on_close = False  # slow handlers must not hold up the test's teardown
+        self._server = _QuietServer(("127.0.0.1", 0), bound)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
