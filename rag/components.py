@@ -17,6 +17,7 @@ from rag.sparse import SparseEncoder
 from rag.store import open_store
 
 log = logging.getLogger("ragline")
+DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 
 
 def make_embedder(settings: Settings) -> Embedder:
@@ -37,8 +38,10 @@ def make_retriever(settings: Settings, embedder: Embedder | None = None, collect
 
 
 def make_llm(settings: Settings) -> LLMBackend | None:
-    """The configured backend: ``RAGLINE_LLM``, else Gemini when a key is set, else none (logged either way)."""
-    choice = settings.llm or ("gemini" if settings.gemini_api_key else "none")
+    """The configured backend (``RAGLINE_LLM``); auto picks Gemini with a key, else Ollama with a host, else none."""
+    choice = settings.llm
+    if choice == "auto":
+        choice = "gemini" if settings.gemini_api_key else "ollama" if settings.ollama_host else "none"
     if choice == "gemini":
         if not settings.gemini_api_key:
             raise ValueError("RAGLINE_LLM=gemini needs GEMINI_API_KEY (or GOOGLE_API_KEY)")
@@ -50,13 +53,12 @@ def make_llm(settings: Settings) -> LLMBackend | None:
     elif choice == "ollama":
         from rag.llm.ollama_backend import OllamaBackend
 
-        llm = OllamaBackend(
-            settings.ollama_host, settings.ollama_model, settings.ollama_num_ctx, settings.ollama_keep_alive
-        )
+        host = settings.ollama_host or DEFAULT_OLLAMA_HOST
+        llm = OllamaBackend(host, settings.ollama_model, settings.ollama_num_ctx, settings.ollama_keep_alive)
     else:
         log.info("LLM: none — %s; searches return retrieval order", NO_LLM)
         return None
-    log.info("LLM: %s, model %s (RAGLINE_LLM=%s)", llm.name, llm.model, settings.llm or "auto")
+    log.info("LLM: %s, model %s (RAGLINE_LLM=%s)", llm.name, llm.model, settings.llm)
     return llm
 
 

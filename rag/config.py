@@ -52,8 +52,10 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1, description="Largest accepted upload (HTTP 413 above).")
     max_query_chars: int = Field(2000, ge=1, description="Longest accepted query.")
 
-    llm: Literal["gemini", "ollama", "none"] | None = Field(
-        None, description="LLM backend for reranking and answers; default: gemini when a key is set, else none."
+    llm: Literal["auto", "gemini", "ollama", "none"] = Field(
+        "auto",
+        description="LLM backend for reranking and answers; auto: gemini when a key is set, else ollama when "
+        "OLLAMA_HOST is set, else none.",
     )
     gemini_api_key: SecretStr | None = Field(
         None,
@@ -62,10 +64,10 @@ class Settings(BaseSettings):
     )
     gemini_model: str = Field("gemini-3.1-flash-lite", description="Gemini model.")
     gemini_base_url: str | None = Field(None, description="Gemini API base URL (proxies, tests).")
-    ollama_host: str = Field(
-        "http://127.0.0.1:11434",
+    ollama_host: str | None = Field(
+        None,
         validation_alias=AliasChoices("RAGLINE_OLLAMA_HOST", "OLLAMA_HOST"),
-        description="Ollama server URL (OLLAMA_HOST).",
+        description="Ollama server URL (OLLAMA_HOST); http://127.0.0.1:11434 when unset.",
     )
     ollama_model: str = Field("gemma3:4b", description="Ollama model.")
     ollama_num_ctx: int = Field(8192, ge=512, description="Ollama context window, set on every call.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,9 @@ SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("RAGLINE_QDRANT_URL", "RAGLINE_COLLECTION", "RAGLINE_DATA_DIR", "RAGLINE_EMBED_MODEL"):
-        monkeypatch.delenv(var, raising=False)
+    for var in os.environ:
+        if var.startswith("RAGLINE_") or var in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "OLLAMA_HOST"):
+            monkeypatch.delenv(var, raising=False)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from rag.components import make_llm
+from rag.config import Settings
 from rag.errors import LLMRateLimitedError, LLMTimeoutError, LLMUnavailableError
 from rag.llm.base import Completion, LLMBackend, LLMRequest
 from rag.llm.gemini_backend import GeminiBackend
@@ -132,3 +134,26 @@ def test_prices_local_models_by_gpu_time_and_accept_overrides() -> None:
     assert PriceTable().cost("ollama", "gemma3:4b", 10_000, 10_000, 2.0) == 0.0
     with pytest.raises(ValueError, match="RAGLINE_LLM_PRICES"):
         PriceTable.from_json("[1, 2]")
+
+
+@pytest.mark.parametrize(
+    ("env", "chosen"),
+    [
+        ({}, None),
+        ({"GEMINI_API_KEY": "k"}, "gemini"),
+        ({"GOOGLE_API_KEY": "k", "OLLAMA_HOST": "http://127.0.0.1:1"}, "gemini"),
+        ({"OLLAMA_HOST": "http://127.0.0.1:1"}, "ollama"),
+        ({"RAGLINE_LLM": "ollama"}, "ollama"),
+        ({"GEMINI_API_KEY": "k", "RAGLINE_LLM": "none"}, None),
+    ],
+)
+def test_backend_choice(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], chosen: str | None) -> None:
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    llm = make_llm(Settings())
+    assert (llm.name if llm else None) == chosen
+
+
+def test_gemini_without_a_key_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="GEMINI_API_KEY"):
+        make_llm(Settings(llm="gemini"))

@@ -1,0 +1,167 @@
+"""Rerank and cited answers over HTTP: the real app, store and MiniLM, with fake LLM servers behind the SDKs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from rag.api.app import create_app
+from rag.config import Settings
+from rag.embedding import Embedder
+from rag.service import Service
+from tests.fakes.gemini import gemini_server
+from tests.fakes.judges import judge, keyword_grade
+from tests.fakes.ollama import ollama_server
+from tests.fakes.server import Behaviour, FakeServer
+from tests.test_ingest import make_folder
+
+
+def _serve(settings: Settings, embedder: Embedder, docs: Path) -> Iterator[TestClient]:
+    service = Service(settings, embedder)
+    files = [(p.name, p.read_bytes()) for p in sorted(docs.glob("[!.]*.*")) if p.suffix != ".xyz"]
+    service.ingest_uploads(files, None)
+    with TestClient(create_app(settings, service)) as client:
+        yield client
+    service.close()
+
+
+@pytest.fixture
+def gemini(tmp_path: Path, embedder: Embedder) -> Iterator[tuple[TestClient, FakeServer]]:
+    with gemini_server() as server:
+        server.fake.responder = judge(keyword_grade)
+        settings = Settings(
+            data_dir=tmp_path / "data",
+            gemini_api_key="test-key",
+            gemini_base_url=server.url,
+            usage_log=tmp_path / "usage.jsonl",
+            rerank_timeout_ms=2000,
+        )
+        for client in _serve(settings, embedder, make_folder(tmp_path)):
+            yield client, server
+
+
+def search(client: TestClient, **body) -> dict:
+    r = client.post("/v1/search", json=body)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def sse(text: str) -> list[tuple[str, dict]]:
+    events = []
+    for block in filter(None, text.split("\n\n")):
+        fields = dict(line.split(": ", 1) for line in block.splitlines())
+        events.append((fields["event"], json.loads(fields["data"])))
+    return events
+
+
+def test_search_is_reranked_and_priced(gemini) -> None:
+    client, server = gemini
+    body = search(client, query="penguins in the southern hemisphere", top_k=3)
+    assert body["rerank"] == {"status": "ok", "backend": "gemini", "reason": None, "cached": False}
+    assert body["results"][0]["doc_id"] == "d.pdf" and len(body["results"]) == 3
+    usage = body["usage"]
+    assert usage["calls"] == len(server.fake.requests) == 5  # pointwise: one call per candidate (5 docs)
+    assert usage["input_tokens"] > 0 and usage["cost_usd"] > 0 and body["timings_ms"]["rerank"] > 0
+    again = search(client, query="penguins in the southern hemisphere", top_k=3)
+    assert again["rerank"]["cached"] and again["usage"]["calls"] == 0 and len(server.fake.requests) == 5
+    plain = search(client, query="penguins in the southern hemisphere", rerank=False)
+    assert plain["rerank"]["status"] == "disabled" and plain["usage"]["calls"] == 0
+
+
+@pytest.mark.parametrize("behaviour", [Behaviour(delay_s=5), Behaviour(status=429), Behaviour(output="babble")])
+def test_search_falls_back_to_retrieval_order(gemini, behaviour: Behaviour) -> None:
+    client, server = gemini
+    server.fake.default = behaviour
+    body = search(client, query="honeybees", top_k=4)
+    plain = search(client, query="honeybees", top_k=4, rerank=False)
+    assert body["rerank"]["status"] == "fallback" and body["rerank"]["reason"]
+    assert [r["chunk_id"] for r in body["results"]] == [r["chunk_id"] for r in plain["results"]]
+    assert body["timings_ms"]["total"] < 4000  # answered at the 2 s deadline, not after the 5 s call
+
+
+def test_answer_cites_the_passages_it_was_given(gemini) -> None:
+    client, server = gemini
+    r = client.post("/v1/answer", json={"query": "where do penguins live", "top_k": 3})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "ok" and "[1]" in body["answer"]
+    assert len(body["results"]) == 3 and body["results"][0]["doc_id"] == "d.pdf"
+    first = body["citations"][0]
+    assert (first["n"], first["doc_id"], first["chunk_id"]) == (1, "d.pdf", body["results"][0]["chunk_id"])
+    assert body["usage"]["calls"] == 5 + 1  # rerank of the candidates, then the answer
+    assert "generate" in body["timings_ms"]
+    answer_call = server.fake.requests[-1]
+    assert answer_call["path"].endswith(":streamGenerateContent?alt=sse")
+    assert "Penguins live in the southern hemisphere." in answer_call["body"]["contents"][0]["parts"][0]["text"]
+
+
+def test_answer_streams_tokens_then_citations(gemini) -> None:
+    client, _ = gemini
+    with client.stream("POST", "/v1/answer", json={"query": "where do penguins live", "stream": True}) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        events = sse(r.read().decode())
+    names = [name for name, _ in events]
+    assert names[0] == "passages" and names[-1] == "done" and names.count("token") >= 2
+    done = events[-1][1]
+    assert "".join(d["text"] for n, d in events if n == "token") == done["answer"]
+    assert done["status"] == "ok" and done["citations"] and done["usage"]["output_tokens"] > 0
+
+
+def test_a_failing_llm_degrades_the_answer_not_the_service(gemini) -> None:
+    client, server = gemini
+    server.fake.default = Behaviour(status=500)
+    body = client.post("/v1/answer", json={"query": "where do penguins live"}).json()
+    assert body["status"] == "failed" and "500" in body["reason"] and body["answer"] == ""
+    assert body["rerank"]["status"] == "fallback" and body["results"][0]["doc_id"] == "d.pdf"
+    with client.stream("POST", "/v1/answer", json={"query": "penguins", "stream": True}) as r:
+        events = sse(r.read().decode())
+    assert [n for n, _ in events] == ["passages", "done"] and events[-1][1]["status"] == "failed"
+
+
+def test_usage_totals_metrics_and_log(gemini, tmp_path: Path) -> None:
+    client, server = gemini
+    spent = [search(client, query="tides and the moon")["usage"]]
+    spent.append(client.post("/v1/answer", json={"query": "what is lava"}).json()["usage"])
+    totals = client.get("/v1/usage").json()
+    assert totals["total"]["calls"] == sum(u["calls"] for u in spent) == len(server.fake.requests)
+    assert totals["total"]["input_tokens"] == sum(u["input_tokens"] for u in spent)
+    assert {(row["stage"], row["model"]) for row in totals["by_model"]} == {
+        ("rerank", "gemini-3.1-flash-lite"),
+        ("answer", "gemini-3.1-flash-lite"),
+    }
+    metrics = client.get("/metrics").text
+    labels = 'backend="gemini",model="gemini-3.1-flash-lite",outcome="ok",stage="answer"'
+    assert f"ragline_llm_calls_total{{{labels}}} 1.0" in metrics
+    assert "ragline_llm_tokens_total" in metrics and "ragline_llm_cost_usd_total" in metrics
+    lines = (tmp_path / "usage.jsonl").read_text().splitlines()
+    assert len(lines) == totals["total"]["calls"] and json.loads(lines[-1])["stage"] == "answer"
+
+
+@pytest.mark.parametrize("body", [{"query": ""}, {"query": "x", "top_k": 50}, {"query": "x" * 2001}])
+def test_answer_bad_input(gemini, body: dict) -> None:
+    r = gemini[0].post("/v1/answer", json=body)
+    assert r.status_code == 422 and ("query" in r.text or "top_k" in r.text)
+
+
+def test_without_an_llm_answers_are_503_and_search_says_why(tmp_path: Path, embedder: Embedder) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    for client in _serve(settings, embedder, make_folder(tmp_path)):
+        r = client.post("/v1/answer", json={"query": "where do penguins live"})
+        assert r.status_code == 503 and "GEMINI_API_KEY" in r.json()["detail"]
+        body = search(client, query="penguins")
+        assert body["rerank"]["status"] == "skipped" and "no LLM" in body["rerank"]["reason"]
+        assert body["results"][0]["doc_id"] == "d.pdf"
+
+
+def test_ollama_model_not_pulled_is_named(tmp_path: Path, embedder: Embedder) -> None:
+    with ollama_server(models=("llama3:8b",)) as server:
+        settings = Settings(data_dir=tmp_path / "data", llm="ollama", ollama_host=server.url)
+        for client in _serve(settings, embedder, make_folder(tmp_path)):
+            body = search(client, query="penguins")
+            assert body["rerank"]["status"] == "fallback" and "ollama pull gemma3:4b" in body["rerank"]["reason"]
+            answer = client.post("/v1/answer", json={"query": "penguins"}).json()
+            assert answer["status"] == "failed" and "ollama pull gemma3:4b" in answer["reason"]
