@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from tests.fakes.server import FakeHandler, FakeLLM, FakeServer, tokens
+from tests.fakes.server import FakeHandler, FakeLLM, FakeServer
 
 _ROUTE = re.compile(r"^/v1(?:beta)?/models/(?P<model>[^:/]+):(?P<method>generateContent|streamGenerateContent)")
 _STATUS = {
@@ -57,16 +57,18 @@ class GeminiHandler(FakeHandler):
         config = body.get("generationConfig", {})
         text, cut = self.fake.write(behaviour, system, prompt, config.get("responseJsonSchema"))
         finish = "MAX_TOKENS" if cut else "STOP"
-        prompt_tokens = tokens(system) + tokens(prompt)
+        prompt_tokens = self.fake.count_tokens(system) + self.fake.count_tokens(prompt)
         if route["method"] == "generateContent":
-            self.send_json(200, _response(text, finish, prompt_tokens, tokens(text)))
+            self.send_json(200, _response(text, finish, prompt_tokens, self.fake.count_tokens(text)))
             return
         self.start_stream("text/event-stream")
         words = text.split(" ")
         pieces = [" ".join(words[i : i + 3]) + (" " if i + 3 < len(words) else "") for i in range(0, len(words), 3)]
         for n, piece in enumerate(pieces):
             last = n == len(pieces) - 1
-            chunk = _response(piece, finish if last else None, prompt_tokens, tokens(text) if last else None)
+            chunk = _response(
+                piece, finish if last else None, prompt_tokens, self.fake.count_tokens(text) if last else None
+            )
             self.wfile.write(f"data: {json.dumps(chunk)}\r\n\r\n".encode())
             self.wfile.flush()
 

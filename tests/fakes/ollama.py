@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.fakes.server import FakeHandler, FakeLLM, FakeServer, tokens
+from tests.fakes.server import FakeHandler, FakeLLM, FakeServer
 
 
 class OllamaHandler(FakeHandler):
@@ -42,8 +42,8 @@ class OllamaHandler(FakeHandler):
         final = {
             "done": True,
             "done_reason": "length" if cut else "stop",
-            "prompt_eval_count": tokens(system) + tokens(prompt),
-            "eval_count": tokens(text),
+            "prompt_eval_count": self.fake.count_tokens(system) + self.fake.count_tokens(prompt),
+            "eval_count": self.fake.count_tokens(text),
         }
 
         def message(piece: str) -> dict[str, Any]:
