@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from ingest.pipeline import Ingestor, IngestReport
@@ -100,8 +102,11 @@ def _watch(ingestor: Ingestor, args: argparse.Namespace) -> int:
     def show(report: IngestReport) -> None:
         print(json.dumps(report.as_dict()) if args.json else _human(report), flush=True)
 
+    # `docker compose stop` sends SIGTERM: finish the batch in hand, close the store, exit 0.
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with contextlib.suppress(KeyboardInterrupt):
-        watch_paths(ingestor, args.paths, show)
+        watch_paths(ingestor, args.paths, show, stop=stop)
     return EXIT_OK
 
 
