@@ -21,7 +21,13 @@ DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 
 
 def make_embedder(settings: Settings) -> Embedder:
-    return Embedder(settings.embed_model, batch_size=settings.embed_batch_size, device=settings.embed_device)
+    return Embedder(
+        settings.embed_model,
+        batch_size=settings.embed_batch_size,
+        device=settings.embed_device,
+        backend=settings.embed_backend,
+        cache_dir=settings.model_cache_dir,
+    )
 
 
 def make_sparse(settings: Settings) -> SparseEncoder:

@@ -30,6 +30,14 @@ class Settings(BaseSettings):
     embed_model: str = Field(DEFAULT_EMBED_MODEL, description="sentence-transformers model name or path.")
     embed_batch_size: int = Field(64, ge=1, le=4096, description="Chunks per encode call.")
     embed_device: str | None = Field(None, description="torch device; None lets sentence-transformers choose.")
+    embed_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "onnx-int8",
+        description="How the embedder runs: torch, onnx (exported locally once), or onnx-int8 (quantized for this "
+        "CPU; fastest on CPUs). Use torch on a GPU.",
+    )
+    model_cache_dir: Path = Field(
+        Path.home() / ".cache" / "ragline", description="Where local ONNX exports of the embedding model are kept."
+    )
 
     chunk_tokens: int | None = Field(
         None, ge=16, description="Word pieces per chunk (title included); default: the model's maximum."

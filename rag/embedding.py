@@ -6,17 +6,19 @@ import os
 import threading
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from rag.config import DEFAULT_EMBED_MODEL
 from rag.errors import UsageError
+from rag.onnx_export import prepare_onnx, quantization_config
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 _DEFAULT_ALIASES = {DEFAULT_EMBED_MODEL, "all-MiniLM-L6-v2"}
+EmbedBackend = Literal["torch", "onnx", "onnx-int8"]
 
 
 def resolve_model_path(name: str) -> str:
@@ -31,10 +33,20 @@ def resolve_model_path(name: str) -> str:
 class Embedder:
     """A sentence-transformers model with the facts the pipeline needs: dimension and token budget."""
 
-    def __init__(self, model_name: str, *, batch_size: int = 64, device: str | None = None) -> None:
+    def __init__(
+        self,
+        model_name: str,
+        *,
+        batch_size: int = 64,
+        device: str | None = None,
+        backend: EmbedBackend = "onnx-int8",
+        cache_dir: Path | None = None,
+    ) -> None:
         self.model_name = model_name
         self.batch_size = batch_size
         self._device = device
+        self.backend = backend
+        self._cache_dir = cache_dir or Path.home() / ".cache" / "ragline"
         # Hugging Face fast tokenizers are not safe to share between threads (API workers, ingest
         # threads); torch already uses every core per call, so serialising calls costs no throughput.
         self._lock = threading.Lock()
@@ -51,9 +63,22 @@ class Embedder:
         if path != self.model_name:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:
-            return SentenceTransformer(path, device=self._device)
+            if self.backend == "torch":
+                return SentenceTransformer(path, device=self._device)
+            return self._load_onnx(path)
         except (OSError, ValueError) as exc:
             raise UsageError(f"cannot load embedding model {self.model_name!r}: {exc}") from exc
+
+    def _load_onnx(self, path: str) -> SentenceTransformer:
+        from sentence_transformers import SentenceTransformer
+
+        quantized = self.backend == "onnx-int8"
+        if Path(path).is_dir():
+            folder, file_name = prepare_onnx(Path(path), self._cache_dir, quantized)
+            return SentenceTransformer(str(folder), backend="onnx", model_kwargs={"file_name": file_name})
+        # A hub name: sentence-transformers fetches (or exports) the ONNX file; int8 needs one in the repo.
+        kwargs = {"file_name": f"onnx/model_qint8_{quantization_config()}.onnx"} if quantized else {}
+        return SentenceTransformer(path, backend="onnx", model_kwargs=kwargs)
 
     @property
     def dimension(self) -> int:
