@@ -16,6 +16,7 @@ from rag.onnx_export import prepare_onnx, quantization_config
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+    from tokenizers import Tokenizer
 
 _DEFAULT_ALIASES = {DEFAULT_EMBED_MODEL, "all-MiniLM-L6-v2"}
 EmbedBackend = Literal["torch", "onnx", "onnx-int8"]
@@ -96,11 +97,28 @@ class Embedder:
     def tokenizer(self):
         return self.model.tokenizer
 
+    @cached_property
+    def _counter(self) -> Tokenizer | None:
+        """A private copy of the fast tokenizer's Rust backend, free of the padding/truncation state that
+        ``encode`` sets on the shared one; calling it directly skips the Python wrapper (~5x faster)."""
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        if backend is None:
+            return None
+        from tokenizers import Tokenizer
+
+        counter = Tokenizer.from_str(backend.to_str())
+        counter.no_truncation()
+        counter.no_padding()
+        return counter
+
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Word pieces of each text, without special tokens."""
         if not texts:
             return []
+        counter = self._counter
         with self._lock:
+            if counter is not None:
+                return [len(e.ids) for e in counter.encode_batch(texts, add_special_tokens=False)]
             ids = self.tokenizer(texts, add_special_tokens=False, return_attention_mask=False)["input_ids"]
         return [len(x) for x in ids]
 
