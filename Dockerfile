@@ -10,5 +10,7 @@ COPY ingest ./ingest
 RUN pip install . && useradd --create-home --uid 10001 ragline && mkdir -p /data /inbox && chown ragline /data
 USER ragline
 ENV RAGLINE_DATA_DIR=/data
+# Export and quantize the default embedder to ONNX now, not at the first start.
+RUN python -c "from rag.components import make_embedder; from rag.config import Settings; make_embedder(Settings()).encode(['ok'])"
 EXPOSE 8000
 CMD ["rag", "serve", "--host", "0.0.0.0", "--port", "8000"]

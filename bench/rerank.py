@@ -1,6 +1,7 @@
 """What the rerank stage costs and whether it loses anything, with fake LLM servers behind the real SDK.
 
-    .venv/bin/python bench/eval_modes.py        # once: builds the SciFact store in .ragline-bench
+    # once: the SciFact store in .ragline-bench
+    RAGLINE_DATA_DIR=.ragline-bench .venv/bin/rag eval ../shared/datasets/scifact --split train --collection scifact
     .venv/bin/python bench/rerank.py [--store .ragline-bench] [--queries 809] [--latency-queries 30]
 
 A. Perfect judge (SciFact train qrels behind a fake Gemini, no added latency): nDCG@10 of retrieval, of the
@@ -130,7 +131,7 @@ def main() -> None:
     embedder = make_embedder(settings)
     retriever = make_retriever(settings, embedder)
     if retriever.store.meta() is None:
-        raise SystemExit(f"no SciFact store in {args.store}: run bench/eval_modes.py first")
+        raise SystemExit(f"no SciFact store in {args.store}: run rag eval first (see the docstring)")
     tokenizer = embedder.tokenizer
     started = time.perf_counter()
     perfect_judge(args, retriever, lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"]))

@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/search_latency.py [--store .ragline-bench] [--collection scifact] [--n 200]
 
-Needs a filled collection (bench/eval_modes.py makes one from SciFact). Both halves run in this one call:
+Needs a filled collection; `RAGLINE_DATA_DIR=.ragline-bench .venv/bin/rag eval ../shared/datasets/scifact
+--split train --collection scifact` makes one from SciFact. Both halves run in this one call:
 first in-process, then against `rag serve` started as a subprocess on 127.0.0.1 (the embedded store
 admits one process at a time). No rerank.
 """
@@ -54,7 +55,7 @@ def http(base: str, queries: list[str], concurrency: int) -> tuple[list[float], 
 
         def one(q: str) -> float:
             t0 = time.perf_counter()
-            r = client.post("/v1/search", json={"query": q, "top_k": 10})
+            r = client.post("/v1/search", json={"query": q, "top_k": 10, "rerank": False})
             r.raise_for_status()
             return (time.perf_counter() - t0) * 1000
 
@@ -96,7 +97,7 @@ def main() -> None:
                     break
             except httpx.TransportError:
                 time.sleep(0.25)
-        for c in (1, 8):
+        for c in (1, 8, 32):
             times, qps = http(base, queries, c)
             print(
                 f"HTTP concurrency {c}: p50 {pct(times, 50):6.2f} ms  p95 {pct(times, 95):6.2f} ms  "

@@ -1,4 +1,4 @@
-"""``rag`` command: search, ask, serve — the same core the API uses."""
+"""``rag`` command: search, ask, eval, serve — the same core the API uses."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import argparse
 import json
 import sys
 import textwrap
+import time
 from dataclasses import asdict
+from pathlib import Path
 
 from rag.cli_support import EXIT_OK, EXIT_UNAVAILABLE, fail
 from rag.components import make_flow, make_llm, make_meter, make_retriever
@@ -36,6 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE", help="repeatable")
     a.add_argument("--collection")
     a.add_argument("--json", action="store_true", help="print one JSON object instead of streaming")
+    e = sub.add_parser("eval", help="score retrieval (and rerank) on a BEIR-layout dataset")
+    e.add_argument("dataset", type=Path, help="folder with corpus.jsonl, queries.jsonl, qrels/<split>.tsv")
+    e.add_argument("--split", default="test")
+    e.add_argument("--mode", action="append", choices=["dense", "sparse", "hybrid"], help="repeatable: one row each")
+    e.add_argument("--rerank", action="store_true", help="rerank each query's top candidates with the LLM")
+    e.add_argument("--top-k", type=int, default=100)
+    e.add_argument("--collection", help="default: beir-<dataset folder name>")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
     v = sub.add_parser("serve", help="run the HTTP API")
     v.add_argument("--host", default="127.0.0.1")
     v.add_argument("--port", type=int, default=8000)
@@ -135,11 +145,65 @@ def _ask(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _eval(args: argparse.Namespace) -> int:
+    from ingest.pipeline import Ingestor
+    from rag.components import make_embedder, make_sparse
+    from rag.errors import LLMNotConfiguredError
+    from rag.evaluation import collection_for, evaluate_mode, load_beir
+    from rag.flow import NO_LLM
+    from rag.store import open_store
+
+    split = load_beir(args.dataset, args.split)
+    settings = get_settings().with_overrides(collection=args.collection or collection_for(args.dataset))
+    flow = None
+    if args.rerank:
+        flow = make_flow(settings, make_llm(settings), make_meter(settings))
+        if flow.reranker is None:
+            raise LLMNotConfiguredError(f"--rerank needs an LLM: {NO_LLM}")
+    embedder, sparse = make_embedder(settings), make_sparse(settings)
+    store = open_store(settings)
+    try:
+        started = time.perf_counter()
+        report = Ingestor(settings, store, embedder, sparse).run([split.corpus])
+        print(
+            f"collection {settings.collection}: {report.added} added, {report.updated} updated, "
+            f"{report.unchanged} unchanged ({time.perf_counter() - started:.1f} s)",
+            file=sys.stderr,
+        )
+        retriever = Retriever(store, embedder, sparse, settings.prefetch_limit)
+        reports = [evaluate_mode(retriever, flow, split, m, args.top_k) for m in args.mode or [settings.mode]]
+    finally:
+        store.close()
+    if args.json:
+        first = reports[0].as_dict()
+        if len(reports) > 1:
+            first["by_mode"] = {r.mode: r.as_dict() for r in reports}
+        print(json.dumps(first))
+        return EXIT_OK
+    print(f"{args.dataset.name} ({args.split}), {reports[0].queries} queries, top {args.top_k}")
+    head = f"{'mode':8} {'nDCG@10':>8} {'R@10':>7} {'R@100':>7} {'MRR@10':>7}  {'ms p50':>7} {'p95':>7}"
+    print(head + ("  rerank ms p50   calls/1k  tokens in/1k  out/1k   $/1k" if args.rerank else ""))
+    for r in reports:
+        m, lat = r.metrics, r.latency_ms
+        row = f"{r.mode:8} {m['ndcg@10']:8.4f} {m['recall@10']:7.4f} {m['recall@100']:7.4f} {m['mrr@10']:7.4f}"
+        row += f"  {lat['total']['p50']:7.1f} {lat['total']['p95']:7.1f}"
+        if r.rerank is not None:
+            k = r.rerank
+            row += f"  {lat['rerank']['p50']:13.1f} {k['calls_per_1k']:10.0f} {k['input_tokens_per_1k']:13} "
+            row += f"{k['output_tokens_per_1k']:7} {k['cost_usd_per_1k']:6.3f}"
+            if set(k["statuses"]) - {"ok"}:
+                row += f"  ({k['statuses']})"
+        print(row)
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "serve":
             return _serve(args)
+        if args.command == "eval":
+            return _eval(args)
         text = args.query if args.command == "search" else args.question
         if not text.strip():
             print(f"rag: error: the {'query' if args.command == 'search' else 'question'} is empty", file=sys.stderr)

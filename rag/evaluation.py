@@ -1,13 +1,25 @@
-"""BEIR-layout datasets and runs of the retrieval core over their queries (metrics are left to ranx)."""
+"""BEIR-layout evaluation: ingest the corpus through the pipeline, run every query through the same retrieval
+(and rerank) path the API uses, and score the runs (metrics in ``rag.metrics``)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+import statistics
+import time
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from rag.errors import UsageError
+from rag.flow import QueryFlow
+from rag.llm.usage import Usage
+from rag.metrics import evaluate
 from rag.retrieval import Retriever, SearchOptions
 from rag.store.base import Mode
+
+_BATCH = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +31,9 @@ class BeirSplit:
 
 def load_beir(folder: Path, split: str = "test") -> BeirSplit:
     """``corpus.jsonl``, ``queries.jsonl`` and ``qrels/<split>.tsv`` of a BEIR folder."""
+    for need in ("corpus.jsonl", "queries.jsonl", f"qrels/{split}.tsv"):
+        if not (folder / need).is_file():
+            raise UsageError(f"{folder} is not a BEIR folder with split {split!r}: {need} is missing")
     qrels: dict[str, dict[str, int]] = {}
     for line in (folder / "qrels" / f"{split}.tsv").read_text().splitlines()[1:]:
         qid, doc, score = line.split("\t")
@@ -27,8 +42,85 @@ def load_beir(folder: Path, split: str = "test") -> BeirSplit:
     return BeirSplit(folder / "corpus.jsonl", queries, {q: r for q, r in qrels.items() if q in queries})
 
 
+def collection_for(folder: Path) -> str:
+    """The collection a dataset is ingested into: ``beir-<folder name>``."""
+    return "beir-" + (re.sub(r"[^A-Za-z0-9_-]", "-", folder.resolve().name)[:59] or "data")
+
+
 def run_queries(retriever: Retriever, queries: dict[str, str], mode: Mode, top_k: int = 100) -> dict[str, dict]:
     """{query id: {doc id: score}} for every query, one document per entry (best chunk)."""
     qids = list(queries)
     outs = retriever.search_batch([queries[q] for q in qids], SearchOptions(top_k=top_k, mode=mode))
     return {q: {r.doc_id: r.score for r in o.results} for q, o in zip(qids, outs, strict=True)}
+
+
+@dataclass(slots=True)
+class ModeReport:
+    mode: str
+    metrics: dict[str, float]
+    queries: int
+    latency_ms: dict[str, dict[str, float]]  # stage → p50, p95, mean
+    rerank: dict[str, Any] | None = None  # statuses, tokens and cost per 1,000 queries
+    timings: dict[str, list[float]] = field(default_factory=dict, repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {**{k: round(v, 4) for k, v in self.metrics.items()}, "queries": self.queries}
+        out.update(mode=self.mode, latency_ms=self.latency_ms)
+        if self.rerank is not None:
+            out["rerank"] = self.rerank
+        return out
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if len(values) < 2:
+        v = values[0] if values else 0.0
+        return {"p50": v, "p95": v, "mean": v}
+    cuts = statistics.quantiles(values, n=100)
+    return {"p50": round(cuts[49], 3), "p95": round(cuts[94], 3), "mean": round(statistics.fmean(values), 3)}
+
+
+def evaluate_mode(
+    retriever: Retriever, flow: QueryFlow | None, split: BeirSplit, mode: Mode, top_k: int = 100
+) -> ModeReport:
+    """Every query of ``split`` in batches; with a ``flow`` that has a reranker, its top candidates reranked."""
+    qids = list(split.queries)
+    run: dict[str, dict[str, float]] = {}
+    timings: dict[str, list[float]] = {"embed": [], "retrieve": [], "rerank": [], "total": []}
+    statuses: Counter[str] = Counter()
+    usage = Usage()
+    reranker = flow.reranker if flow is not None else None
+    for start in range(0, len(qids), _BATCH):
+        batch = qids[start : start + _BATCH]
+        outs = retriever.search_batch([split.queries[q] for q in batch], SearchOptions(top_k=top_k, mode=mode))
+        for q, out in zip(batch, outs, strict=True):
+            results, rerank_ms = out.results, 0.0
+            if reranker is not None and flow is not None:
+                t0 = time.perf_counter()
+                n = flow.candidates
+                outcome = reranker.rerank(split.queries[q], results[:n], usage)
+                results = outcome.results + results[n:]
+                rerank_ms = (time.perf_counter() - t0) * 1000
+                statuses[outcome.status] += 1
+            # Scores by final rank, so the reranked order is what gets scored.
+            run[q] = {r.doc_id: float(len(results) - i) for i, r in enumerate(results)}
+            for stage, ms in (("embed", out.timings_ms["embed"]), ("retrieve", out.timings_ms["retrieve"])):
+                timings[stage].append(ms)
+            timings["rerank"].append(rerank_ms)
+            timings["total"].append(out.timings_ms["embed"] + out.timings_ms["retrieve"] + rerank_ms)
+    report = ModeReport(
+        mode,
+        evaluate(run, split.qrels),
+        len(qids),
+        {k: _percentiles(v) for k, v in timings.items() if reranker is not None or k != "rerank"},
+        timings=timings,
+    )
+    if reranker is not None:
+        per_1k = 1000 / max(len(qids), 1)
+        report.rerank = {
+            "statuses": dict(statuses),
+            "calls_per_1k": round(usage.calls * per_1k, 1),
+            "input_tokens_per_1k": round(usage.input_tokens * per_1k),
+            "output_tokens_per_1k": round(usage.output_tokens * per_1k),
+            "cost_usd_per_1k": round(usage.cost_usd * per_1k, 4),
+        }
+    return report

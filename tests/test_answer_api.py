@@ -103,6 +103,7 @@ def test_answer_streams_tokens_then_citations(gemini) -> None:
     client, _ = gemini
     with client.stream("POST", "/v1/answer", json={"query": "where do penguins live", "stream": True}) as r:
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        assert r.headers["cache-control"] == "no-cache"
         events = sse(r.read().decode())
     names = [name for name, _ in events]
     assert names[0] == "passages" and names[-1] == "done" and names.count("token") >= 2

@@ -147,7 +147,9 @@ def answer(body: AnswerRequest, request: Request):
             yield first
             yield from events
 
-        return EventSourceResponse(_sse(all_events()))
+        # No caching or proxy buffering of the stream (what FastAPI sets on its own SSE endpoints).
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        return EventSourceResponse(_sse(all_events()), headers=headers)
     done = next(e for e in events if e.name == "done").data
     return AnswerResponse(**done, results=first.data["results"])
 
