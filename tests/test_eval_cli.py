@@ -25,7 +25,7 @@ def rag(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
 
 @pytest.fixture(scope="module")
 def beir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """120 abstracts, the train queries judged on them, and their qrels."""
+    """122 abstracts (42 judged, 80 others), the train queries judged on them, and their qrels."""
     folder = tmp_path_factory.mktemp("beir") / "tiny-scifact"
     (folder / "qrels").mkdir(parents=True)
     lines = (SCIFACT / "qrels" / "train.tsv").read_text().splitlines()
@@ -50,9 +50,9 @@ def test_eval_json_and_table(beir: Path, tmp_path: Path) -> None:
         {line.split("\t")[0] for line in (beir / "qrels/train.tsv").read_text().split("\n")[1:-1]}
     )
     assert 0.5 < body["by_mode"]["hybrid"]["ndcg@10"] <= 1 and body["latency_ms"]["total"]["p50"] > 0
-    assert "120 added" in p.stderr and "collection beir-tiny-scifact" in p.stderr
+    assert "122 added" in p.stderr and "collection beir-tiny-scifact" in p.stderr
     table = rag(["eval", str(beir), "--split", "train", "--mode", "dense"], env)
-    assert "120 unchanged" in table.stderr  # the collection is reused
+    assert "122 unchanged" in table.stderr  # the collection is reused
     assert table.stdout.splitlines()[2].startswith("dense") and "nDCG@10" in table.stdout
 
 
