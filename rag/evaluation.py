@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 import re
 import statistics
-import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +60,6 @@ class ModeReport:
     queries: int
     latency_ms: dict[str, dict[str, float]]  # stage → p50, p95, mean
     rerank: dict[str, Any] | None = None  # statuses, tokens and cost per 1,000 queries
-    timings: dict[str, list[float]] = field(default_factory=dict, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {**{k: round(v, 4) for k, v in self.metrics.items()}, "queries": self.queries}
@@ -95,11 +93,9 @@ def evaluate_mode(
         for q, out in zip(batch, outs, strict=True):
             results, rerank_ms = out.results, 0.0
             if reranker is not None and flow is not None:
-                t0 = time.perf_counter()
                 n = flow.candidates
                 outcome = reranker.rerank(split.queries[q], results[:n], usage)
-                results = outcome.results + results[n:]
-                rerank_ms = (time.perf_counter() - t0) * 1000
+                results, rerank_ms = outcome.results + results[n:], outcome.ms
                 statuses[outcome.status] += 1
             # Scores by final rank, so the reranked order is what gets scored.
             run[q] = {r.doc_id: float(len(results) - i) for i, r in enumerate(results)}
@@ -112,7 +108,6 @@ def evaluate_mode(
         evaluate(run, split.qrels),
         len(qids),
         {k: _percentiles(v) for k, v in timings.items() if reranker is not None or k != "rerank"},
-        timings=timings,
     )
     if reranker is not None:
         per_1k = 1000 / max(len(qids), 1)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,15 +10,10 @@ import pytest
 from tests.conftest import SCIFACT
 from tests.fakes.gemini import gemini_server
 from tests.fakes.judges import Passage, judge
-from tests.test_ingest import REPO, cli_env
+from tests.test_ask_cli import rag
+from tests.test_ingest import cli_env
 
 pytestmark = pytest.mark.skipif(not SCIFACT.is_dir(), reason="shared SciFact data not present")
-
-
-def rag(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=600
-    )
 
 
 @pytest.fixture(scope="module")
