@@ -110,9 +110,11 @@ def main() -> None:
             t0 = time.perf_counter()
             fill(store, rng, have, n)
             upsert_s = time.perf_counter() - t0
+            print(f"{n:,} points upserted in {upsert_s:.0f} s, building the index", file=sys.stderr, flush=True)
             t0 = time.perf_counter()
             store.finish()
             index_s = time.perf_counter() - t0
+            print(f"index built in {index_s:.0f} s, measuring", file=sys.stderr, flush=True)
             have = n
             lat = measure(store, rng, args.queries)
             first = first or lat

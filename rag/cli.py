@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from rag.cli_support import EXIT_OK, EXIT_UNAVAILABLE, fail
-from rag.components import make_flow, make_llm, make_meter, make_retriever
+from rag.components import make_flow, make_llm, make_meter, make_retriever, retriever_over
 from rag.config import Settings, get_settings
 from rag.errors import RaglineError
 from rag.filters import parse_cli_filters
@@ -170,7 +170,7 @@ def _eval(args: argparse.Namespace) -> int:
             f"{report.unchanged} unchanged ({time.perf_counter() - started:.1f} s)",
             file=sys.stderr,
         )
-        retriever = Retriever(store, embedder, sparse, settings.prefetch_limit)
+        retriever = retriever_over(settings, store, embedder, sparse)
         reports = [evaluate_mode(retriever, flow, split, m, args.top_k) for m in args.mode or [settings.mode]]
     finally:
         store.close()

@@ -15,6 +15,7 @@ from rag.rerank.reranker import RerankConfig, Reranker
 from rag.retrieval import Retriever
 from rag.sparse import SparseEncoder
 from rag.store import open_store
+from rag.store.base import Store
 
 log = logging.getLogger("ragline")
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
@@ -34,12 +35,14 @@ def make_sparse(settings: Settings) -> SparseEncoder:
     return SparseEncoder(avg_len=settings.bm25_avg_len)
 
 
+def retriever_over(settings: Settings, store: Store, embedder: Embedder, sparse: SparseEncoder) -> Retriever:
+    """A retriever over an open store with the configured prefetch size and fusion."""
+    return Retriever(store, embedder, sparse, prefetch_limit=settings.prefetch_limit, fusion=settings.fusion)
+
+
 def make_retriever(settings: Settings, embedder: Embedder | None = None, collection: str | None = None) -> Retriever:
-    return Retriever(
-        open_store(settings, collection),
-        embedder or make_embedder(settings),
-        make_sparse(settings),
-        prefetch_limit=settings.prefetch_limit,
+    return retriever_over(
+        settings, open_store(settings, collection), embedder or make_embedder(settings), make_sparse(settings)
     )
 
 

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     )
     mode: Literal["dense", "sparse", "hybrid"] = Field("hybrid", description="Default retrieval mode.")
     prefetch_limit: int = Field(100, ge=1, le=1000, description="Candidates each prefetch hands to fusion.")
+    fusion: Literal["rrf", "dbsf"] = Field(
+        "dbsf", description="How hybrid mode fuses dense and sparse results (chosen on SciFact train: bench/)."
+    )
 
     api_keys: SecretStr | None = Field(
         None, description="Comma-separated API keys; when set, every /v1 route needs 'Authorization: Bearer KEY'."

@@ -55,7 +55,7 @@ class SearchOptions:
     mode: Mode = "hybrid"
     conditions: tuple[Condition, ...] = ()
     group_by_doc: bool = True
-    fusion: FusionName = "rrf"
+    fusion: FusionName | None = None  # None: RRF when weights are given, else the retriever's default
     weights: tuple[float, float] | None = None
 
     def validate(self) -> None:
@@ -63,6 +63,8 @@ class SearchOptions:
             raise UsageError(f"top_k must be between 1 and {MAX_TOP_K}, got {self.top_k}")
         if self.mode not in ("dense", "sparse", "hybrid"):
             raise UsageError(f"mode must be dense, sparse or hybrid, got {self.mode!r}")
+        if self.weights is not None and self.fusion == "dbsf":
+            raise UsageError("weights apply to RRF fusion only; drop them or use fusion 'rrf'")
 
 
 def group_best_per_doc(hits: list[Hit], top_k: int) -> list[Hit]:
@@ -82,11 +84,19 @@ def group_best_per_doc(hits: list[Hit], top_k: int) -> list[Hit]:
 class Retriever:
     """Hybrid retrieval over one store; the same code serves the embedded store and a Qdrant server."""
 
-    def __init__(self, store: Store, embedder: Embedder, sparse: SparseEncoder, prefetch_limit: int = 100) -> None:
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        sparse: SparseEncoder,
+        prefetch_limit: int = 100,
+        fusion: FusionName = "rrf",
+    ) -> None:
         self.store = store
         self.embedder = embedder
         self.sparse = sparse
         self.prefetch_limit = prefetch_limit
+        self.fusion = fusion
 
     def search(self, query: str, opts: SearchOptions) -> SearchOutput:
         return self.search_batch([query], opts)[0]
@@ -111,7 +121,7 @@ class Retriever:
                 sparse=sparse[i] if sparse is not None else None,
                 conditions=opts.conditions,
                 prefetch_limit=max(self.prefetch_limit, limit),
-                fusion=opts.fusion,
+                fusion=opts.fusion or ("rrf" if opts.weights else self.fusion),
                 weights=opts.weights,
             )
             hits = self.store.query(spec)

@@ -12,7 +12,7 @@ from typing import Any
 
 from ingest.discovery import source_file
 from ingest.pipeline import Ingestor, IngestReport
-from rag.components import make_embedder, make_flow, make_llm, make_meter, make_sparse
+from rag.components import make_embedder, make_flow, make_llm, make_meter, make_sparse, retriever_over
 from rag.config import COLLECTION_NAME_PATTERN, Settings
 from rag.embedding import Embedder
 from rag.errors import LLMError, NotFoundError, UsageError
@@ -70,7 +70,7 @@ class Service:
             return self._stores[name]
 
     def retriever(self, collection: str | None) -> Retriever:
-        return Retriever(self.store(collection), self.embedder, self.sparse, self.settings.prefetch_limit)
+        return retriever_over(self.settings, self.store(collection), self.embedder, self.sparse)
 
     def _ingestor(self, collection: str | None) -> Ingestor:
         return Ingestor(self.settings, self.store(collection), self.embedder, self.sparse)

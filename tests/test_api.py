@@ -50,6 +50,15 @@ def test_modes_find_the_passage(client: TestClient, mode: str) -> None:
     assert set(body["results"][0]) >= {"doc_id", "chunk_id", "text", "score", "source", "title", "metadata"}
 
 
+def test_fusion_default_and_weights(client: TestClient) -> None:
+    # DBSF sums scores normalised to about [0, 1]; RRF (k=60, ranks from 0 in Qdrant) at most 2 / 60.
+    dbsf = search(client, query="penguins southern hemisphere", top_k=3)["results"]
+    rrf = search(client, query="penguins southern hemisphere", top_k=3, weights=[1, 1])["results"]
+    assert dbsf[0]["doc_id"] == rrf[0]["doc_id"] == "d.pdf"
+    assert dbsf[0]["score"] > 0.1
+    assert rrf[0]["score"] == pytest.approx(2 / 60)  # first in both lists
+
+
 def test_filters_and_grouping(client: TestClient) -> None:
     body = search(client, query="moons", filter={"doc_id": ["r1", "b.md"]}, top_k=10)
     assert {r["doc_id"] for r in body["results"]} == {"r1", "b.md"}
@@ -108,6 +117,7 @@ def test_auth(client: TestClient) -> None:
         ({"query": "x", "filter": {"year": {"near": 3}}}, 400, "near"),
         ({"query": "x", "collection": "nope"}, 404, "nope"),
         ({"query": "x", "collection": "../etc"}, 400, "collection"),
+        ({"query": "x", "fusion": "dbsf", "weights": [1, 2]}, 400, "weights"),
     ],
 )
 def test_bad_input(client: TestClient, body: dict, status: int, names: str) -> None:

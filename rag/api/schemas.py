@@ -31,9 +31,11 @@ class SearchRequest(BaseModel):
         None, description="Rerank candidates with the configured LLM; the server's default (RAGLINE_RERANK) if omitted."
     )
     group_by_doc: bool = Field(True, description="Return only the best chunk of each document.")
-    fusion: Literal["rrf", "dbsf"] = Field("rrf", description="How hybrid mode fuses dense and sparse results.")
+    fusion: Literal["rrf", "dbsf"] | None = Field(
+        None, description="How hybrid mode fuses dense and sparse results; the server's default if omitted."
+    )
     weights: tuple[float, float] | None = Field(
-        None, description="RRF weights of the (dense, sparse) prefetches; equal when omitted."
+        None, description="RRF weights of the (dense, sparse) prefetches (implies RRF); equal when omitted."
     )
     collection: str | None = Field(None, description="Collection to search; the server's default if omitted.")
 
@@ -44,7 +46,9 @@ class BatchSearchRequest(BaseModel):
     mode: Literal["dense", "sparse", "hybrid"] = Field("hybrid", description="Retrieval mode.")
     filter: dict[str, Any] | None = Field(None, description="Metadata filter applied to every query.")
     group_by_doc: bool = Field(True, description="Return only the best chunk of each document.")
-    fusion: Literal["rrf", "dbsf"] = Field("rrf", description="Fusion of dense and sparse results.")
+    fusion: Literal["rrf", "dbsf"] | None = Field(
+        None, description="Fusion of dense and sparse results; the server's default if omitted."
+    )
     collection: str | None = Field(None, description="Collection to search.")
 
 
