@@ -52,7 +52,7 @@ class Settings(BaseSettings):
         "(TYPE one of keyword, integer, float, datetime, bool), e.g. 'metadata.year:integer'.",
     )
     mode: Literal["dense", "sparse", "hybrid"] = Field("hybrid", description="Default retrieval mode.")
-    prefetch_limit: int = Field(100, ge=1, le=1000, description="Candidates each prefetch hands to fusion.")
+    prefetch_limit: int = Field(200, ge=1, le=1000, description="Candidates each prefetch hands to fusion.")
     fusion: Literal["rrf", "dbsf"] = Field(
         "dbsf", description="How hybrid mode fuses dense and sparse results (chosen on SciFact train: bench/)."
     )

@@ -89,7 +89,7 @@ class Retriever:
         store: Store,
         embedder: Embedder,
         sparse: SparseEncoder,
-        prefetch_limit: int = 100,
+        prefetch_limit: int = 200,
         fusion: FusionName = "rrf",
     ) -> None:
         self.store = store
