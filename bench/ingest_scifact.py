@@ -23,11 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ingest.document import Document, Section
 from ingest.pipeline import Ingestor
-from rag.components import make_embedder, make_sparse
+from rag.components import make_embedder, make_sparse, retriever_over
 from rag.config import Settings
 from rag.evaluation import load_beir, run_queries
 from rag.metrics import evaluate
-from rag.retrieval import Retriever
 from rag.store import open_store
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"
@@ -62,7 +61,7 @@ def child(args: argparse.Namespace) -> dict:
         out["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         if args.scale == 1:
             split = load_beir(args.data, "train")
-            retriever = Retriever(store, embedder, make_sparse(settings), settings.prefetch_limit)
+            retriever = retriever_over(settings, store, embedder, make_sparse(settings))
             for mode in ("dense", "hybrid"):
                 out[f"ndcg_{mode}"] = evaluate(run_queries(retriever, split.queries, mode), split.qrels)["ndcg@10"]
             records = [json.loads(line) for line in corpus.open()]

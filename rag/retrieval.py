@@ -90,7 +90,7 @@ class Retriever:
         embedder: Embedder,
         sparse: SparseEncoder,
         prefetch_limit: int = 200,
-        fusion: FusionName = "rrf",
+        fusion: FusionName = "dbsf",
     ) -> None:
         self.store = store
         self.embedder = embedder

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import Ingestor
-from rag.components import make_sparse
+from rag.components import make_sparse, retriever_over
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.llm.gemini_backend import GeminiBackend
@@ -64,7 +64,7 @@ def scifact(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Ite
     store = open_store(settings)
     report = Ingestor(settings, store, embedder, make_sparse(settings)).run([subset.folder])
     assert report.added == N_DOCS and not report.failed
-    yield subset, Retriever(store, embedder, make_sparse(settings))
+    yield subset, retriever_over(settings, store, embedder, make_sparse(settings))
     store.close()
 
 
