@@ -6,6 +6,7 @@ import hashlib
 import logging
 import platform
 import shutil
+import warnings
 from pathlib import Path
 
 from filelock import FileLock
@@ -38,14 +39,19 @@ def prepare_onnx(model_dir: Path, cache_dir: Path, quantized: bool) -> tuple[Pat
     target.parent.mkdir(parents=True, exist_ok=True)
     config = quantization_config()
     wanted = f"onnx/model_qint8_{config}.onnx" if config != "avx2" else "onnx/model_quint8_avx2.onnx"
-    # sentence-transformers logs export advice meant for interactive use; the export is saved here.
-    st_log = logging.getLogger("sentence_transformers")
-    level = st_log.level
-    st_log.setLevel(logging.ERROR)
+    # The libraries log advice meant for interactive use (and a deprecation notice of their own), and torch's
+    # tracer flags constants in the attention mask: none of it concerns a user, the export is saved here.
+    loggers = [logging.getLogger(name) for name in ("sentence_transformers", "transformers")]
+    levels = [log.level for log in loggers]
+    for log in loggers:
+        log.setLevel(logging.ERROR)
     try:
-        _export(model_dir, target, quantized, config, wanted)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="torch.tensor results are registered as constants")
+            _export(model_dir, target, quantized, config, wanted)
     finally:
-        st_log.setLevel(level)
+        for log, level in zip(loggers, levels, strict=True):
+            log.setLevel(level)
     return target, wanted if quantized else PLAIN_FILE
 
 
