@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rag.components import make_retriever
 from rag.config import Settings
-from rag.evaluation import load_beir
+from rag.evaluation import load_beir, run_queries
 from rag.metrics import evaluate
 from rag.retrieval import SearchOptions
 
@@ -57,10 +57,7 @@ def main() -> None:
             retriever.prefetch_limit = prefetch
             for fusion, weights in FUSIONS:
                 # top 10, as the API is asked: prefetch is max(prefetch, 4 x top_k) chunks.
-                outs = retriever.search_batch(
-                    [split.queries[q] for q in qids], SearchOptions(top_k=10, fusion=fusion, weights=weights)
-                )
-                run = {q: {r.doc_id: r.score for r in o.results} for q, o in zip(qids, outs, strict=True)}
+                run = run_queries(retriever, split.queries, SearchOptions(top_k=10, fusion=fusion, weights=weights))
                 runs[(fusion, weights, prefetch)] = run
                 print(
                     f"{fusion:6} {weights or 'equal'!s:12} {prefetch:8}  {ndcg(run, split.qrels, qids):.4f}", flush=True

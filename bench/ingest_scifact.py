@@ -27,6 +27,7 @@ from rag.components import make_embedder, make_sparse, retriever_over
 from rag.config import Settings
 from rag.evaluation import load_beir, run_queries
 from rag.metrics import evaluate
+from rag.retrieval import SearchOptions
 from rag.store import open_store
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"
@@ -63,7 +64,9 @@ def child(args: argparse.Namespace) -> dict:
             split = load_beir(args.data, "train")
             retriever = retriever_over(settings, store, embedder, make_sparse(settings))
             for mode in ("dense", "hybrid"):
-                out[f"ndcg_{mode}"] = evaluate(run_queries(retriever, split.queries, mode), split.qrels)["ndcg@10"]
+                out[f"ndcg_{mode}"] = evaluate(
+                    run_queries(retriever, split.queries, SearchOptions(top_k=100, mode=mode)), split.qrels
+                )["ndcg@10"]
             records = [json.loads(line) for line in corpus.open()]
             docs = [Document(r["_id"], r.get("title", ""), "jsonl", [Section(r["text"].strip())]) for r in records]
             texts = [c.embed_text for d in docs for c in ingestor.chunker.chunk(d)]

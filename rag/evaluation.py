@@ -46,10 +46,10 @@ def collection_for(folder: Path) -> str:
     return "beir-" + (re.sub(r"[^A-Za-z0-9_-]", "-", folder.resolve().name)[:59] or "data")
 
 
-def run_queries(retriever: Retriever, queries: dict[str, str], mode: Mode, top_k: int = 100) -> dict[str, dict]:
+def run_queries(retriever: Retriever, queries: dict[str, str], opts: SearchOptions) -> dict[str, dict[str, float]]:
     """{query id: {doc id: score}} for every query, one document per entry (best chunk)."""
     qids = list(queries)
-    outs = retriever.search_batch([queries[q] for q in qids], SearchOptions(top_k=top_k, mode=mode))
+    outs = retriever.search_batch([queries[q] for q in qids], opts)
     return {q: {r.doc_id: r.score for r in o.results} for q, o in zip(qids, outs, strict=True)}
 
 
@@ -87,15 +87,15 @@ def evaluate_mode(
     statuses: Counter[str] = Counter()
     usage = Usage()
     reranker = flow.reranker if flow is not None else None
+    candidates = flow.candidates if flow is not None else 0
     for start in range(0, len(qids), _BATCH):
         batch = qids[start : start + _BATCH]
         outs = retriever.search_batch([split.queries[q] for q in batch], SearchOptions(top_k=top_k, mode=mode))
         for q, out in zip(batch, outs, strict=True):
             results, rerank_ms = out.results, 0.0
-            if reranker is not None and flow is not None:
-                n = flow.candidates
-                outcome = reranker.rerank(split.queries[q], results[:n], usage)
-                results, rerank_ms = outcome.results + results[n:], outcome.ms
+            if reranker is not None:
+                outcome = reranker.rerank(split.queries[q], results[:candidates], usage)
+                results, rerank_ms = outcome.results + results[candidates:], outcome.ms
                 statuses[outcome.status] += 1
             # Scores by final rank, so the reranked order is what gets scored.
             run[q] = {r.doc_id: float(len(results) - i) for i, r in enumerate(results)}

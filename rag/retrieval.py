@@ -89,8 +89,8 @@ class Retriever:
         store: Store,
         embedder: Embedder,
         sparse: SparseEncoder,
-        prefetch_limit: int = 200,
-        fusion: FusionName = "dbsf",
+        prefetch_limit: int,
+        fusion: FusionName,
     ) -> None:
         self.store = store
         self.embedder = embedder

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from rag.components import retriever_over
 from rag.config import Settings
 from rag.errors import ModelMismatchError
-from rag.retrieval import Retriever, SearchOptions
+from rag.retrieval import SearchOptions
 from rag.store import open_store
 from rag.store.base import Store
 from tests.test_loaders import write_docx, write_pdf
@@ -69,7 +70,7 @@ def test_incremental_change_prune(tmp_path: Path, make_ingestor, settings: Setti
     assert (r.deleted, r.unchanged) == (1, 5)
     assert "sub/c.html" not in states(ing.store)
 
-    out = Retriever(ing.store, ing.embedder, ing.sparse).search(
+    out = retriever_over(ing.settings, ing.store, ing.embedder, ing.sparse).search(
         "hot water erupting from the ground", SearchOptions(top_k=1)
     )
     assert out.results[0].doc_id == "a.txt" and "Geysers" in out.results[0].text
