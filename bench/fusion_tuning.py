@@ -17,11 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rag.components import make_retriever
+from bench.machine import describe_machine
 from rag.config import Settings
 from rag.evaluation import load_beir, run_queries
-from rag.metrics import evaluate
-from rag.retrieval import SearchOptions
+from rag.ir_metrics import evaluate
+from rag.wiring import OpenStores, build_parts, make_embedder
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"
 FUSIONS: list[tuple[str, tuple[float, float] | None]] = [
@@ -46,24 +46,26 @@ def main() -> None:
     ap.add_argument("--dataset", type=Path, default=SCIFACT)
     ap.add_argument("--folds", type=int, default=5)
     args = ap.parse_args()
+    print(describe_machine())
     settings = Settings(data_dir=args.store, collection=args.collection)
     split = load_beir(args.dataset, "train")
     qids = list(split.queries)
-    retriever = make_retriever(settings)
+    stores, embedder = OpenStores(settings), make_embedder(settings)
     runs: dict[tuple, dict[str, dict[str, float]]] = {}
     print(f"{'fusion':6} {'weights':12} {'prefetch':>8}  nDCG@10 (all {len(qids)} train queries)")
     try:
         for prefetch in PREFETCH:
-            retriever.prefetch_limit = prefetch
+            s = settings.with_overrides(prefetch_limit=prefetch)
+            pipeline = build_parts(s, stores, embedder, with_llm=False).pipeline
             for fusion, weights in FUSIONS:
-                # top 10, as the API is asked: prefetch is max(prefetch, 4 x top_k) chunks.
-                run = run_queries(retriever, split.queries, SearchOptions(top_k=10, fusion=fusion, weights=weights))
+                # top 10, as the API is asked.
+                run = run_queries(pipeline, split.queries, pipeline.options(top_k=10, fusion=fusion, weights=weights))
                 runs[(fusion, weights, prefetch)] = run
                 print(
                     f"{fusion:6} {weights or 'equal'!s:12} {prefetch:8}  {ndcg(run, split.qrels, qids):.4f}", flush=True
                 )
     finally:
-        retriever.store.close()
+        stores.close()
 
     plain = ("rrf", None, 100)  # what plain fusion does: RRF k=60, equal weights
     default = (settings.fusion, None, settings.prefetch_limit)

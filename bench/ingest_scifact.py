@@ -21,14 +21,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.machine import describe_machine
 from ingest.document import Document, Section
 from ingest.pipeline import Ingestor
-from rag.components import make_embedder, make_sparse, retriever_over
 from rag.config import Settings
 from rag.evaluation import load_beir, run_queries
-from rag.metrics import evaluate
-from rag.retrieval import SearchOptions
-from rag.store import open_store
+from rag.ir_metrics import evaluate
+from rag.wiring import build_parts, make_embedder, make_sparse, open_store
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"
 
@@ -62,10 +61,10 @@ def child(args: argparse.Namespace) -> dict:
         out["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         if args.scale == 1:
             split = load_beir(args.data, "train")
-            retriever = retriever_over(settings, store, embedder, make_sparse(settings))
+            pipeline = build_parts(settings, lambda _: store, embedder, with_llm=False).pipeline
             for mode in ("dense", "hybrid"):
                 out[f"ndcg_{mode}"] = evaluate(
-                    run_queries(retriever, split.queries, SearchOptions(top_k=100, mode=mode)), split.qrels
+                    run_queries(pipeline, split.queries, pipeline.options(top_k=100, mode=mode)), split.qrels
                 )["ndcg@10"]
             records = [json.loads(line) for line in corpus.open()]
             docs = [Document(r["_id"], r.get("title", ""), "jsonl", [Section(r["text"].strip())]) for r in records]
@@ -95,6 +94,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(args)))
         return
+    print(describe_machine())
     rows = []
     print(
         f"{'backend':10} {'docs':>5} {'chunks':>6} {'ingest s':>8} {'encode s':>8} {'ratio':>6} {'vs torch':>8} "

@@ -21,15 +21,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fake servers live with the tests
 
-from rag.components import make_embedder, make_retriever
+from bench.machine import describe_machine
 from rag.config import Settings
 from rag.evaluation import load_beir
+from rag.ir_metrics import ndcg_at
 from rag.llm.gemini_backend import GeminiBackend
 from rag.llm.pricing import PriceTable
 from rag.llm.usage import MeteredLLM, Usage, UsageMeter
-from rag.metrics import ndcg_at
-from rag.rerank.reranker import RerankConfig, Reranker
+from rag.rerank.reranker import Reranker
 from rag.retrieval import Retriever, SearchOptions
+from rag.wiring import make_embedder, make_reranker, make_retriever, make_sparse, open_store
 from tests.fakes.gemini import gemini_server
 from tests.fakes.judges import Passage, judge
 from tests.fakes.server import Behaviour
@@ -44,7 +45,8 @@ def pct(values: list[float], q: float) -> float:
 
 def reranker(url: str, meter: UsageMeter, **config: object) -> Reranker:
     llm = MeteredLLM(GeminiBackend("bench", "gemini-3.1-flash-lite", url), meter)
-    return Reranker(llm, RerankConfig(**{"timeout_ms": 60_000, **config}), cache_size=0)
+    overrides = {f"rerank_{k}": v for k, v in config.items()}
+    return make_reranker(Settings(rerank_timeout_ms=60_000, rerank_cache_size=0, **overrides), llm)
 
 
 def perfect_judge(args: argparse.Namespace, retriever: Retriever, count_tokens) -> None:
@@ -59,7 +61,7 @@ def perfect_judge(args: argparse.Namespace, retriever: Retriever, count_tokens) 
         rels = split.qrels[by_text[query]]
         return max((rels.get(d, 0) for d in titles.get(passage.title, ())), default=0)
 
-    outs = retriever.search_batch([split.queries[q] for q in qids], SearchOptions(top_k=CANDIDATES))
+    outs = retriever.search_batch([split.queries[q] for q in qids], SearchOptions(top_k=CANDIDATES, mode="hybrid"))
     print(f"A. perfect judge: SciFact train, {len(qids)} queries, hybrid top-{CANDIDATES} candidates")
     print(
         f"{'strategy':10} {'retrieval':>9} {'reranked':>9} {'best':>7} {'ratio':>6} {'in tok/q':>9} "
@@ -95,7 +97,7 @@ def perfect_judge(args: argparse.Namespace, retriever: Retriever, count_tokens) 
 def fixed_latency(args: argparse.Namespace, retriever: Retriever) -> None:
     split = load_beir(args.data, "train")
     queries = list(split.queries.values())[: args.latency_queries]
-    outs = retriever.search_batch(queries, SearchOptions(top_k=20))
+    outs = retriever.search_batch(queries, SearchOptions(top_k=20, mode="hybrid"))
     settings = [
         ("pointwise, 20 candidates", {"strategy": "pointwise"}, 1),
         ("listwise, window 20 (1 call)", {"strategy": "listwise", "window": 20, "step": 10}, 1),
@@ -127,9 +129,10 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=809)
     ap.add_argument("--latency-queries", type=int, default=30)
     args = ap.parse_args()
+    print(describe_machine())
     settings = Settings(data_dir=args.store, collection="scifact")
     embedder = make_embedder(settings)
-    retriever = make_retriever(settings, embedder)
+    retriever = make_retriever(settings, open_store(settings), embedder, make_sparse(settings))
     if retriever.store.meta() is None:
         raise SystemExit(f"no SciFact store in {args.store}: run rag eval first (see the docstring)")
     tokenizer = embedder.tokenizer

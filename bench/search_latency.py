@@ -23,9 +23,9 @@ from pathlib import Path
 
 import httpx
 
-from rag.components import make_retriever
+from bench.machine import describe_machine
 from rag.config import Settings
-from rag.retrieval import SearchOptions
+from rag.wiring import OpenStores, build_parts
 
 QUERIES = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact" / "queries.jsonl"
 
@@ -35,19 +35,20 @@ def pct(values: list[float], q: float) -> float:
 
 
 def bare(settings: Settings, queries: list[str]) -> list[float]:
-    retriever = make_retriever(settings)
-    opts = SearchOptions(top_k=10)
+    stores = OpenStores(settings)
+    pipeline = build_parts(settings, stores, with_llm=False).pipeline
+    opts = pipeline.options(top_k=10)
     try:
         for q in queries[:20]:
-            retriever.search(q, opts)  # warm up
+            pipeline.search(q, opts, rerank=False)  # warm up
         times = []
         for q in queries:
             t0 = time.perf_counter()
-            retriever.search(q, opts)
+            pipeline.search(q, opts, rerank=False)
             times.append((time.perf_counter() - t0) * 1000)
         return times
     finally:
-        retriever.store.close()
+        stores.close()
 
 
 def http(base: str, queries: list[str], concurrency: int) -> tuple[list[float], float]:
@@ -73,6 +74,7 @@ def main() -> None:
     ap.add_argument("--collection", default="scifact")
     ap.add_argument("--n", type=int, default=400)
     args = ap.parse_args()
+    print(describe_machine())
     queries = [json.loads(line)["text"] for line in QUERIES.open()][: args.n]
     settings = Settings(data_dir=args.store, collection=args.collection)
     before = bare(settings, queries)

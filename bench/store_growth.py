@@ -21,10 +21,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rag.filters import Condition
+from bench.machine import describe_machine
+from rag.config import Settings
 from rag.sparse import Sparse
-from rag.store.base import ChunkPoint, CollectionMeta, QuerySpec
+from rag.store.base import ChunkPoint, CollectionMeta, Condition, QuerySpec
 from rag.store.edge import EdgeStore
+from rag.wiring import index_config
 
 DIM, VOCAB, TERMS, BATCH = 384, 30_000, 40, 2_000
 SOURCES = [f"s{i}.txt" for i in range(10)]
@@ -70,12 +72,14 @@ def measure(store: EdgeStore, rng: np.random.Generator, n_queries: int) -> dict[
     dense = unit(rng, n_queries)
     # 1 of the 10 sources: a tenth of the points.
     flt = (Condition(key="source", any=(SOURCES[3],)),)
+    # Prefetch 100 and RRF, as in earlier runs, so rows compare across them.
+    base = {"limit": 10, "prefetch_limit": 100, "fusion": "rrf"}
     kinds = {
-        "dense": lambda i: QuerySpec(limit=10, mode="dense", dense=dense[i].tolist()),
-        "sparse": lambda i: QuerySpec(limit=10, mode="sparse", sparse=sparse(rng, 6)),
-        "hybrid": lambda i: QuerySpec(limit=10, mode="hybrid", dense=dense[i].tolist(), sparse=sparse(rng, 6)),
+        "dense": lambda i: QuerySpec(**base, mode="dense", dense=dense[i].tolist()),
+        "sparse": lambda i: QuerySpec(**base, mode="sparse", sparse=sparse(rng, 6)),
+        "hybrid": lambda i: QuerySpec(**base, mode="hybrid", dense=dense[i].tolist(), sparse=sparse(rng, 6)),
         "hybrid+filter": lambda i: QuerySpec(
-            limit=10, mode="hybrid", dense=dense[i].tolist(), sparse=sparse(rng, 6), conditions=flt
+            **base, mode="hybrid", dense=dense[i].tolist(), sparse=sparse(rng, 6), conditions=flt
         ),
     }
     out = {}
@@ -97,13 +101,14 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--queries", type=int, default=200)
     args = ap.parse_args()
+    print(describe_machine())
     sizes = [int(s) for s in args.sizes.split(",")]
     rng = np.random.default_rng(0)
     kinds = ["dense", "sparse", "hybrid", "hybrid+filter"]
     print(f"{'points':>9} {'upsert s':>8} {'index s':>8}  " + "  ".join(f"{k + ' p50/p95 ms':>24}" for k in kinds))
     first: dict[str, tuple[float, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        store = EdgeStore(Path(tmp), "growth")
+        store = EdgeStore(Path(tmp), "growth", index_config(Settings()))
         store.ensure(CollectionMeta(embed_model="synthetic", dimension=DIM))
         have = 0
         for n in sizes:

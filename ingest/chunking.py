@@ -33,8 +33,8 @@ class Chunker:
         self,
         count_tokens: Callable[[list[str]], list[int]],
         max_tokens: int,
-        chunk_tokens: int | None = None,
-        overlap: int = 32,
+        chunk_tokens: int | None,
+        overlap: int,
     ) -> None:
         self._count = count_tokens
         # [CLS] and [SEP] take two places of the model's window.

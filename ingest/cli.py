@@ -11,11 +11,10 @@ import threading
 from pathlib import Path
 
 from ingest.pipeline import Ingestor, IngestReport
-from rag.cli_support import EXIT_FAILED, EXIT_OK, exit_code_for, fail
-from rag.components import make_embedder, make_sparse
 from rag.config import get_settings
 from rag.errors import RaglineError
-from rag.store import open_store
+from rag.exit_codes import EXIT_FAILED, EXIT_OK, fail
+from rag.wiring import make_embedder, make_sparse, open_store
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,10 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             store.close()
     except RaglineError as exc:
-        return fail(exc)
-    except ValueError as exc:  # pydantic validation of flags
-        print(f"ingest: error: {exc}", file=sys.stderr)
-        return exit_code_for(exc)
+        return fail(exc, "ingest")
     print(json.dumps(report.as_dict()) if args.json else _human(report))
     return EXIT_FAILED if report.failed else EXIT_OK
 

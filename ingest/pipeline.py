@@ -30,6 +30,7 @@ from rag.embedding import Embedder, model_identity
 from rag.errors import LoaderError
 from rag.sparse import SparseEncoder
 from rag.store.base import ChunkPoint, CollectionMeta, DocState, Store, check_meta
+from rag.stored_chunk import chunk_payload
 
 PIPELINE_VERSION = 1
 _ID_NAMESPACE = uuid.UUID("6f1c1a3e-5b7d-4c39-9a52-4e1f0f8d2a11")
@@ -72,6 +73,7 @@ class Ingestor:
         self.embedder = embedder
         self.sparse = sparse
         self._chunker: Chunker | None = None
+        self._collection_ready = False
         self._identity = model_identity(settings.embed_model)
         check_meta(store.name, store.meta(), self._identity)
         self._fingerprint = json.dumps(
@@ -80,6 +82,7 @@ class Ingestor:
 
     @property
     def chunker(self) -> Chunker:
+        """Built on first use: it loads the embedder's tokenizer, which an all-unchanged run never needs."""
         if self._chunker is None:
             self._chunker = Chunker(
                 self.embedder.count_tokens,
@@ -87,8 +90,13 @@ class Ingestor:
                 chunk_tokens=self.settings.chunk_tokens,
                 overlap=self.settings.chunk_overlap,
             )
-            self.store.ensure(CollectionMeta(self._identity, self.embedder.dimension))
         return self._chunker
+
+    def ensure_collection(self) -> None:
+        """Make the collection (recording the embedding model) unless it exists; before the first write."""
+        if not self._collection_ready:
+            self.store.ensure(CollectionMeta(self._identity, self.embedder.dimension))
+            self._collection_ready = True
 
     def content_hash(self, doc: Document) -> str:
         body = json.dumps(
@@ -199,6 +207,7 @@ class Ingestor:
     def _write(self, batch: list[_Pending], report: IngestReport) -> None:
         if not batch:
             return
+        self.ensure_collection()
         texts = [c.embed_text for p in batch for c in p.chunks]
         dense = self.embedder.encode(texts)
         points: list[ChunkPoint] = []
@@ -225,15 +234,15 @@ class Ingestor:
 
     @staticmethod
     def _payload(p: _Pending, index: int, chunk: Chunk) -> dict[str, Any]:
-        return {
-            "doc_id": p.doc.doc_id,
-            "chunk_index": index,
-            "chunk_count": len(p.chunks),
-            "text": chunk.text,
-            "title": p.doc.title,
-            "source": p.doc.source,
-            "root": p.doc.root,
-            "format": p.doc.format,
-            "content_hash": p.content_hash,
-            "metadata": {**p.doc.metadata, **chunk.metadata},
-        }
+        return chunk_payload(
+            doc_id=p.doc.doc_id,
+            chunk_index=index,
+            chunk_count=len(p.chunks),
+            text=chunk.text,
+            title=p.doc.title,
+            source=p.doc.source,
+            root=p.doc.root,
+            format=p.doc.format,
+            content_hash=p.content_hash,
+            metadata={**p.doc.metadata, **chunk.metadata},
+        )

@@ -8,7 +8,7 @@ import httpx
 
 from ingest.discovery import discover
 from ingest.pipeline import IngestReport
-from rag.errors import UsageError
+from rag.errors import RaglineError, ServerUnavailableError, UsageError
 
 _BATCH_BYTES = 8 * 1024 * 1024
 
@@ -29,9 +29,9 @@ def ingest_via_api(url: str, paths: list[Path], api_key: str | None, collection:
         try:
             r = httpx.post(f"{url.rstrip('/')}/v1/documents", files=batch, data=data, headers=headers, timeout=600)
         except httpx.TransportError as exc:
-            raise UsageError(f"cannot reach the ragline server at {url}: {exc}") from None
+            raise ServerUnavailableError(f"cannot reach the ragline server at {url}: {exc}") from None
         if r.status_code != 200:
-            raise UsageError(f"server answered {r.status_code}: {r.json().get('detail', r.text)}")
+            raise _server_error(r)
         part = r.json()
         for key in ("added", "updated", "unchanged", "deleted", "chunks"):
             setattr(total, key, getattr(total, key) + part[key])
@@ -48,3 +48,17 @@ def ingest_via_api(url: str, paths: list[Path], api_key: str | None, collection:
             send()
     send()
     return total
+
+
+def _server_error(r: httpx.Response) -> RaglineError:
+    """A refusal as the error it means here: busy or failing is unavailable (exit 3), a 4xx is a usage error."""
+    try:
+        detail = r.json().get("detail", r.text)
+    except ValueError:
+        detail = r.text
+    message = f"server answered {r.status_code}: {detail}"
+    if r.status_code in (502, 503, 504):
+        return ServerUnavailableError(message)
+    if 400 <= r.status_code < 500:
+        return UsageError(message)
+    return RaglineError(message)

@@ -10,13 +10,14 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from rag.cli_support import EXIT_OK, EXIT_UNAVAILABLE, fail
-from rag.components import make_flow, make_llm, make_meter, make_retriever, retriever_over
-from rag.config import Settings, get_settings
-from rag.errors import RaglineError
-from rag.filters import parse_cli_filters
-from rag.flow import QueryFlow, SearchReply
-from rag.retrieval import Retriever, SearchOptions
+from rag.config import get_settings
+from rag.errors import FilterError, LLMNotConfiguredError, RaglineError
+from rag.exit_codes import EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, fail
+from rag.filters import parse_filter
+from rag.llm.backend_choice import NO_LLM
+from rag.query_pipeline import SearchReply
+from rag.store.base import Condition, Scalar
+from rag.wiring import OpenStores, Parts, build_parts
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("search", help="search the collection without a server")
     s.add_argument("query")
-    s.add_argument("--top-k", type=int, default=5)
+    s.add_argument("--top-k", type=int, default=None, help="results (default: RAGLINE_TOP_K)")
     s.add_argument("--mode", choices=["dense", "sparse", "hybrid"], default=None)
     s.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE", help="repeatable")
     s.add_argument("--collection")
@@ -85,21 +86,39 @@ def _print_results(reply: SearchReply) -> None:
         print(f"(not reranked: {reply.rerank['reason']})", file=sys.stderr)
 
 
-def _core(settings: Settings, collection: str | None) -> tuple[Retriever, QueryFlow]:
-    retriever = make_retriever(settings.with_overrides(collection=collection))
-    return retriever, make_flow(settings, make_llm(settings), make_meter(settings))
+def parse_cli_filters(pairs: list[str]) -> tuple[Condition, ...]:
+    """``KEY=VALUE`` flags; repeating a key makes an any-of. Integers are matched as integers."""
+    grouped: dict[str, list[Scalar]] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise FilterError(f"--filter {pair!r}: expected KEY=VALUE")
+        value: Scalar = int(raw) if raw.lstrip("-").isdigit() else raw
+        grouped.setdefault(key, []).append(value)
+    return parse_filter({k: v[0] if len(v) == 1 else v for k, v in grouped.items()})
+
+
+class _Session:
+    """The parts one command needs, with every store it opened closed at the end."""
+
+    def __init__(self, collection: str | None = None, with_llm: bool = True) -> None:
+        self.settings = get_settings().with_overrides(collection=collection)
+        self.stores = OpenStores(self.settings)
+        self.parts: Parts = build_parts(self.settings, self.stores, with_llm=with_llm)
+
+    def __enter__(self) -> _Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.parts.pipeline.close()
+        self.stores.close()
 
 
 def _search(args: argparse.Namespace) -> int:
-    settings = get_settings()
-    retriever, flow = _core(settings, args.collection)
-    try:
-        opts = SearchOptions(
-            top_k=args.top_k, mode=args.mode or settings.mode, conditions=parse_cli_filters(args.filter)
-        )
-        reply = flow.search(retriever, args.query, opts, rerank=args.rerank)
-    finally:
-        retriever.store.close()
+    with _Session(args.collection) as session:
+        pipeline = session.parts.pipeline
+        opts = pipeline.options(top_k=args.top_k, mode=args.mode, conditions=parse_cli_filters(args.filter))
+        reply = pipeline.search(args.query, opts, rerank=args.rerank)
     if args.json:
         print(json.dumps(_reply_json(reply)))
     else:
@@ -108,23 +127,18 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    settings = get_settings()
-    retriever, flow = _core(settings, args.collection)
-    opts = SearchOptions(
-        top_k=args.top_k or settings.answer_passages, mode=settings.mode, conditions=parse_cli_filters(args.filter)
-    )
     passages: list[dict] = []
     done: dict = {}
-    try:
-        for event in flow.answer(retriever, args.question, opts):
+    with _Session(args.collection) as session:
+        pipeline = session.parts.pipeline
+        opts = pipeline.answer_options(args.top_k, parse_cli_filters(args.filter))
+        for event in pipeline.answer(args.question, opts):
             if event.name == "passages":
                 passages = event.data["results"]
             elif event.name == "token" and not args.json:
                 print(event.data["text"], end="", flush=True)
             elif event.name == "done":
                 done = event.data
-    finally:
-        retriever.store.close()
     if args.json:
         print(json.dumps({**done, "results": passages}))
     else:
@@ -147,33 +161,23 @@ def _ask(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from ingest.pipeline import Ingestor
-    from rag.components import make_embedder, make_sparse
-    from rag.errors import LLMNotConfiguredError
     from rag.evaluation import collection_for, evaluate_mode, load_beir
-    from rag.flow import NO_LLM
-    from rag.store import open_store
 
     split = load_beir(args.dataset, args.split)
-    settings = get_settings().with_overrides(collection=args.collection or collection_for(args.dataset))
-    flow = None
-    if args.rerank:
-        flow = make_flow(settings, make_llm(settings), make_meter(settings))
-        if flow.reranker is None:
+    with _Session(args.collection or collection_for(args.dataset), with_llm=args.rerank) as session:
+        parts = session.parts
+        if args.rerank and parts.pipeline.reranker is None:
             raise LLMNotConfiguredError(f"--rerank needs an LLM: {NO_LLM}")
-    embedder, sparse = make_embedder(settings), make_sparse(settings)
-    store = open_store(settings)
-    try:
         started = time.perf_counter()
-        report = Ingestor(settings, store, embedder, sparse).run([split.corpus])
+        settings = parts.settings
+        report = Ingestor(settings, session.stores(None), parts.embedder, parts.sparse).run([split.corpus])
         print(
             f"collection {settings.collection}: {report.added} added, {report.updated} updated, "
             f"{report.unchanged} unchanged ({time.perf_counter() - started:.1f} s)",
             file=sys.stderr,
         )
-        retriever = retriever_over(settings, store, embedder, sparse)
-        reports = [evaluate_mode(retriever, flow, split, m, args.top_k) for m in args.mode or [settings.mode]]
-    finally:
-        store.close()
+        modes = args.mode or [settings.mode]
+        reports = [evaluate_mode(parts.pipeline, split, m, args.top_k, rerank=args.rerank) for m in modes]
     if args.json:
         first = reports[0].as_dict()
         if len(reports) > 1:
@@ -207,9 +211,9 @@ def main(argv: list[str] | None = None) -> int:
         text = args.query if args.command == "search" else args.question
         if not text.strip():
             print(f"rag: error: the {'query' if args.command == 'search' else 'question'} is empty", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
         return _search(args) if args.command == "search" else _ask(args)
-    except (RaglineError, ValueError) as exc:
+    except RaglineError as exc:
         return fail(exc, "rag")
 
 

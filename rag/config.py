@@ -6,11 +6,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.errors import ConfigError
 
 DEFAULT_EMBED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 COLLECTION_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+INDEX_TYPES = ("keyword", "integer", "float", "datetime", "bool")
 
 
 class Settings(BaseSettings):
@@ -51,10 +54,16 @@ class Settings(BaseSettings):
         description="Extra payload indexes for new collections, comma-separated FIELD:TYPE "
         "(TYPE one of keyword, integer, float, datetime, bool), e.g. 'metadata.year:integer'.",
     )
+    top_k: int = Field(10, ge=1, le=100, description="Results per search when a request or --top-k does not say.")
     mode: Literal["dense", "sparse", "hybrid"] = Field("hybrid", description="Default retrieval mode.")
     prefetch_limit: int = Field(200, ge=1, le=1000, description="Candidates each prefetch hands to fusion.")
     fusion: Literal["rrf", "dbsf"] = Field(
         "dbsf", description="How hybrid mode fuses dense and sparse results (chosen on SciFact train: bench/)."
+    )
+    hnsw_m: int = Field(16, ge=4, le=128, description="HNSW graph degree of new collections.")
+    hnsw_ef_construct: int = Field(100, ge=4, description="HNSW build-time candidates of new collections.")
+    hnsw_ef: int = Field(
+        128, ge=1, description="HNSW search-time candidates (recall vs exact search: bench/dense_recall.py)."
     )
 
     api_keys: SecretStr | None = Field(
@@ -75,10 +84,10 @@ class Settings(BaseSettings):
     )
     gemini_model: str = Field("gemini-3.1-flash-lite", description="Gemini model.")
     gemini_base_url: str | None = Field(None, description="Gemini API base URL (proxies, tests).")
-    ollama_host: str | None = Field(
-        None,
+    ollama_host: str = Field(
+        "http://127.0.0.1:11434",
         validation_alias=AliasChoices("RAGLINE_OLLAMA_HOST", "OLLAMA_HOST"),
-        description="Ollama server URL (OLLAMA_HOST); http://127.0.0.1:11434 when unset.",
+        description="Ollama server URL (OLLAMA_HOST); setting it makes RAGLINE_LLM=auto choose Ollama.",
     )
     ollama_model: str = Field("gemma3:4b", description="Ollama model.")
     ollama_num_ctx: int = Field(8192, ge=512, description="Ollama context window, set on every call.")
@@ -103,19 +112,25 @@ class Settings(BaseSettings):
     rerank_cache_size: int = Field(1024, ge=0, description="Cached rerank results (0 disables the cache).")
     answer_passages: int = Field(5, ge=1, le=20, description="Top passages an answer is grounded in.")
     answer_max_tokens: int = Field(512, ge=16, description="Longest generated answer.")
+    answer_passage_tokens: int = Field(384, ge=16, description="Token budget of each passage in an answer prompt.")
 
     def payload_index_list(self) -> list[tuple[str, str]]:
-        out = []
-        for item in filter(None, (x.strip() for x in self.payload_indexes.split(","))):
-            field, _, kind = item.partition(":")
-            if kind not in ("keyword", "integer", "float", "datetime", "bool"):
-                raise ValueError(f"RAGLINE_PAYLOAD_INDEXES: {item!r} needs FIELD:TYPE with a known TYPE")
-            out.append((field, kind))
-        return out
+        """``RAGLINE_PAYLOAD_INDEXES`` as (field, type) pairs (checked when the settings are read)."""
+        items = filter(None, (x.strip() for x in self.payload_indexes.split(",")))
+        return [(field, kind) for field, _, kind in (item.partition(":") for item in items)]
 
     def api_key_list(self) -> list[str]:
         raw = self.api_keys.get_secret_value() if self.api_keys else ""
         return [k.strip() for k in raw.split(",") if k.strip()]
+
+    @field_validator("payload_indexes")
+    @classmethod
+    def _known_index_types(cls, value: str) -> str:
+        for item in filter(None, (x.strip() for x in value.split(","))):
+            field, _, kind = item.partition(":")
+            if not field or kind not in INDEX_TYPES:
+                raise ValueError(f"{item!r} needs FIELD:TYPE with TYPE one of {', '.join(INDEX_TYPES)}")
+        return value
 
     @field_validator("qdrant_url")
     @classmethod
@@ -130,12 +145,25 @@ class Settings(BaseSettings):
 
     def with_overrides(self, **overrides: object) -> Settings:
         """A copy with the given non-None fields replaced and validated (CLI flags win over env)."""
-        data = self.model_dump()
+        # Only what was set carries over, so "was this given?" (model_fields_set) survives the copy.
+        data = self.model_dump(exclude_unset=True)
         data.update({k: v for k, v in overrides.items() if v is not None})
-        return Settings.model_validate(data)
+        try:
+            return Settings.model_validate(data)
+        except ValidationError as exc:
+            raise _config_error(exc) from None
+
+
+def _config_error(exc: ValidationError) -> ConfigError:
+    """One line naming each bad setting, instead of pydantic's multi-line report."""
+    parts = [f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()]
+    return ConfigError("invalid settings: " + "; ".join(parts))
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Settings read from the environment once per process."""
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise _config_error(exc) from None

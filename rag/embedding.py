@@ -38,16 +38,16 @@ class Embedder:
         self,
         model_name: str,
         *,
-        batch_size: int = 64,
-        device: str | None = None,
-        backend: EmbedBackend = "onnx-int8",
-        cache_dir: Path | None = None,
+        batch_size: int,
+        device: str | None,
+        backend: EmbedBackend,
+        cache_dir: Path,
     ) -> None:
         self.model_name = model_name
         self.batch_size = batch_size
         self._device = device
         self.backend = backend
-        self._cache_dir = cache_dir or Path.home() / ".cache" / "ragline"
+        self._cache_dir = cache_dir
         # Hugging Face fast tokenizers are not safe to share between threads (API workers, ingest
         # threads); torch already uses every core per call, so serialising calls costs no throughput.
         self._lock = threading.Lock()

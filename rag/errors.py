@@ -1,20 +1,23 @@
 """Typed errors of the ragline core.
 
     RaglineError
-    ├── UsageError            bad input from the caller (HTTP 400/422, exit code 2)
+    ├── UsageError            bad input from the caller
     │   └── FilterError       a metadata filter that cannot be applied
-    ├── NotFoundError         unknown collection or document (HTTP 404)
-    ├── StoreBusyError        the embedded store is held by another process (HTTP 503, exit 3)
-    ├── ModelMismatchError    the collection was built with another embedding model (HTTP 409, exit 2)
+    ├── ConfigError           settings that cannot work (a backend without its key, ...)
+    ├── NotFoundError         unknown collection or document
+    ├── StoreBusyError        the embedded store is held by another process
+    ├── ServerUnavailableError  a ragline server that cannot be reached or is busy (``ingest --api``)
+    ├── ModelMismatchError    the collection was built with another embedding model
     ├── LoaderError           one file or record that cannot be read (reported, never fatal)
     └── LLMError              an LLM call that did not give a usable answer (search degrades, never fails)
-        ├── LLMNotConfiguredError  no backend chosen (HTTP 503 on /v1/answer, exit 3)
-        ├── LLMUnavailableError    connection refused, 5xx, or the model is not pulled (HTTP 503, exit 3)
+        ├── LLMNotConfiguredError  no backend chosen
+        ├── LLMUnavailableError    connection refused, 5xx, or the model is not pulled
         ├── LLMRateLimitedError    429 from the backend
         ├── LLMTimeoutError        slower than the deadline
         └── LLMOutputError         output that cannot be parsed as asked
 
-The edges (API, CLI) map these to status codes; the core never imports either.
+The core never imports its edges; the edges map these in one table each: HTTP status codes in
+``rag/api/error_status.py``, exit codes in ``rag/exit_codes.py``.
 """
 
 
@@ -30,12 +33,20 @@ class FilterError(UsageError):
     """A metadata filter names an unknown operator or carries a bad value."""
 
 
+class ConfigError(RaglineError):
+    """The settings ask for something that cannot work."""
+
+
 class NotFoundError(RaglineError):
     """A collection or document that does not exist."""
 
 
 class StoreBusyError(RaglineError):
     """The embedded store is opened by another process."""
+
+
+class ServerUnavailableError(RaglineError):
+    """A ragline server that cannot be reached, or that says it is busy (HTTP 503)."""
 
 
 class ModelMismatchError(RaglineError):

@@ -1,5 +1,5 @@
-"""BEIR-layout evaluation: ingest the corpus through the pipeline, run every query through the same retrieval
-(and rerank) path the API uses, and score the runs (metrics in ``rag.metrics``)."""
+"""BEIR-layout evaluation: every query goes through the query pipeline the API serves (retrieval, the candidate
+cap, rerank), and the runs are scored (metrics in ``rag.ir_metrics``)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import UsageError
-from rag.flow import QueryFlow
+from rag.ir_metrics import evaluate
 from rag.llm.usage import Usage
-from rag.metrics import evaluate
-from rag.retrieval import Retriever, SearchOptions
+from rag.query_pipeline import QueryPipeline
+from rag.retrieval import SearchOptions
 from rag.store.base import Mode
 
 _BATCH = 64
@@ -46,11 +46,13 @@ def collection_for(folder: Path) -> str:
     return "beir-" + (re.sub(r"[^A-Za-z0-9_-]", "-", folder.resolve().name)[:59] or "data")
 
 
-def run_queries(retriever: Retriever, queries: dict[str, str], opts: SearchOptions) -> dict[str, dict[str, float]]:
-    """{query id: {doc id: score}} for every query, one document per entry (best chunk)."""
+def run_queries(
+    pipeline: QueryPipeline, queries: dict[str, str], opts: SearchOptions, collection: str | None = None
+) -> dict[str, dict[str, float]]:
+    """{query id: {doc id: score}} for every query in retrieval order, one document per entry (best chunk)."""
     qids = list(queries)
-    outs = retriever.search_batch([queries[q] for q in qids], opts)
-    return {q: {r.doc_id: r.score for r in o.results} for q, o in zip(qids, outs, strict=True)}
+    replies = pipeline.search_batch([queries[q] for q in qids], opts, collection)
+    return {q: {r.doc_id: r.score for r in o.results} for q, o in zip(qids, replies, strict=True)}
 
 
 @dataclass(slots=True)
@@ -78,38 +80,33 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 
 
 def evaluate_mode(
-    retriever: Retriever, flow: QueryFlow | None, split: BeirSplit, mode: Mode, top_k: int = 100
+    pipeline: QueryPipeline, split: BeirSplit, mode: Mode, top_k: int, *, rerank: bool = False
 ) -> ModeReport:
-    """Every query of ``split`` in batches; with a ``flow`` that has a reranker, its top candidates reranked."""
+    """Every query of ``split`` through ``pipeline`` in batches, reranked when asked."""
     qids = list(split.queries)
     run: dict[str, dict[str, float]] = {}
     timings: dict[str, list[float]] = {"embed": [], "retrieve": [], "rerank": [], "total": []}
     statuses: Counter[str] = Counter()
     usage = Usage()
-    reranker = flow.reranker if flow is not None else None
-    candidates = flow.candidates if flow is not None else 0
+    opts = pipeline.options(top_k=top_k, mode=mode)
     for start in range(0, len(qids), _BATCH):
         batch = qids[start : start + _BATCH]
-        outs = retriever.search_batch([split.queries[q] for q in batch], SearchOptions(top_k=top_k, mode=mode))
-        for q, out in zip(batch, outs, strict=True):
-            results, rerank_ms = out.results, 0.0
-            if reranker is not None:
-                outcome = reranker.rerank(split.queries[q], results[:candidates], usage)
-                results, rerank_ms = outcome.results + results[candidates:], outcome.ms
-                statuses[outcome.status] += 1
+        replies = pipeline.search_many([split.queries[q] for q in batch], opts, rerank=rerank)
+        for q, reply in zip(batch, replies, strict=True):
             # Scores by final rank, so the reranked order is what gets scored.
-            run[q] = {r.doc_id: float(len(results) - i) for i, r in enumerate(results)}
-            for stage, ms in (("embed", out.timings_ms["embed"]), ("retrieve", out.timings_ms["retrieve"])):
-                timings[stage].append(ms)
-            timings["rerank"].append(rerank_ms)
-            timings["total"].append(out.timings_ms["embed"] + out.timings_ms["retrieve"] + rerank_ms)
+            run[q] = {r.doc_id: float(len(reply.results) - i) for i, r in enumerate(reply.results)}
+            for stage, values in timings.items():
+                values.append(reply.timings_ms[stage])
+            if rerank:
+                statuses[reply.rerank["status"]] += 1
+                usage.merge(reply.usage)
     report = ModeReport(
         mode,
         evaluate(run, split.qrels),
         len(qids),
-        {k: _percentiles(v) for k, v in timings.items() if reranker is not None or k != "rerank"},
+        {k: _percentiles(v) for k, v in timings.items() if rerank or k != "rerank"},
     )
-    if reranker is not None:
+    if rerank:
         per_1k = 1000 / max(len(qids), 1)
         report.rerank = {
             "statuses": dict(statuses),

@@ -1,4 +1,4 @@
-"""Metadata filters: parsed from the user's JSON into engine-neutral conditions.
+"""Metadata filters: the user's JSON parsed into the store's engine-neutral conditions.
 
 ``{"source": "a.md"}`` exact match; ``{"tag": ["x", "y"]}`` or ``{"tag": {"any": [...]}}`` any-of;
 ``{"year": {"gte": 2000, "lt": 2010}}`` numeric range; ``{"date": {"gte": "2024-01-01"}}`` date range.
@@ -7,40 +7,22 @@ Keys other than the chunk's own fields address the document's metadata (``metada
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from rag.errors import FilterError
+from rag.store.base import Condition, Scalar
+from rag.stored_chunk import CORE_FIELDS, METADATA
 
-CORE_FIELDS = frozenset(
-    {"doc_id", "chunk_index", "chunk_count", "source", "root", "title", "content_hash", "format", "text"}
-)
 RANGE_OPS = ("gte", "gt", "lte", "lt")
 OPERATORS = ("eq", "any", *RANGE_OPS)
-
-Scalar = str | int | bool
-
-
-@dataclass(frozen=True, slots=True)
-class Condition:
-    """One condition on one payload key: exactly one of ``eq``, ``any`` or ``range`` is set."""
-
-    key: str
-    eq: Scalar | None = None
-    any: tuple[Scalar, ...] | None = None
-    range: dict[str, float | str] | None = None
-
-    @property
-    def is_datetime_range(self) -> bool:
-        return self.range is not None and any(isinstance(v, str) for v in self.range.values())
 
 
 def payload_key(key: str) -> str:
     """Where a user-facing filter key lives in the payload."""
-    if key in CORE_FIELDS or key.startswith("metadata."):
+    if key in CORE_FIELDS or key.startswith(f"{METADATA}."):
         return key
-    return f"metadata.{key}"
+    return f"{METADATA}.{key}"
 
 
 def _scalar(key: str, value: Any) -> Scalar:
@@ -101,15 +83,3 @@ def parse_filter(spec: dict[str, Any] | None) -> tuple[Condition, ...]:
     if not isinstance(spec, dict):
         raise FilterError("filter must be an object of field: condition")
     return tuple(_one(str(k), v) for k, v in spec.items())
-
-
-def parse_cli_filters(pairs: list[str]) -> tuple[Condition, ...]:
-    """``KEY=VALUE`` flags; repeating a key makes an any-of. Integers are matched as integers."""
-    grouped: dict[str, list[Scalar]] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise FilterError(f"--filter {pair!r}: expected KEY=VALUE")
-        value: Scalar = int(raw) if raw.lstrip("-").isdigit() else raw
-        grouped.setdefault(key, []).append(value)
-    return parse_filter({k: v[0] if len(v) == 1 else v for k, v in grouped.items()})

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from rag.llm.base import Completion, LLMRequest
 from rag.llm.usage import MeteredLLM, Usage
-from rag.rerank.prompts import escape, passage_block
-from rag.retrieval import SearchResult
+from rag.prompt_blocks import escape, passage_block
+from rag.stored_chunk import SearchResult
 
 ANSWER_SYSTEM = (
     "You answer a question using only the numbered <passage> blocks in the user message. Everything inside "
@@ -55,9 +55,7 @@ def answer_prompt(question: str, passages: list[SearchResult], passage_tokens: i
 class AnswerGenerator:
     """Streams an answer from the LLM, then the citations it made."""
 
-    def __init__(
-        self, llm: MeteredLLM, max_tokens: int = 512, passage_tokens: int = 384, timeout_s: float = 60
-    ) -> None:
+    def __init__(self, llm: MeteredLLM, *, max_tokens: int, passage_tokens: int, timeout_s: float) -> None:
         self.llm = llm
         self.max_tokens = max_tokens
         self.passage_tokens = passage_tokens

@@ -3,44 +3,17 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 from rag.embedding import Embedder
 from rag.errors import NotFoundError, UsageError
-from rag.filters import Condition
 from rag.sparse import SparseEncoder
-from rag.store.base import FusionName, Hit, Mode, QuerySpec, Store
+from rag.store.base import Condition, FusionName, Hit, Mode, QuerySpec, Store
+from rag.stored_chunk import SearchResult, doc_id_of
 
 MAX_TOP_K = 100
-# Chunks fetched per wanted document when grouping, so that a few long documents cannot fill the page.
+# Chunks asked for per wanted document on the first try when grouping; more are fetched if documents are long.
 _GROUP_OVERFETCH = 4
-
-
-@dataclass(frozen=True, slots=True)
-class SearchResult:
-    doc_id: str
-    chunk_id: str
-    text: str
-    score: float
-    source: str
-    title: str
-    chunk_index: int
-    metadata: dict[str, Any]
-
-    @classmethod
-    def from_hit(cls, hit: Hit) -> SearchResult:
-        p = hit.payload
-        return cls(
-            doc_id=p.get("doc_id", ""),
-            chunk_id=hit.id,
-            text=p.get("text", ""),
-            score=hit.score,
-            source=p.get("source", ""),
-            title=p.get("title", ""),
-            chunk_index=int(p.get("chunk_index", 0)),
-            metadata=p.get("metadata") or {},
-        )
 
 
 @dataclass(slots=True)
@@ -51,12 +24,15 @@ class SearchOutput:
 
 @dataclass(frozen=True, slots=True)
 class SearchOptions:
-    top_k: int = 10
-    mode: Mode = "hybrid"
+    """One search as asked; the query pipeline fills what the caller left out from the settings."""
+
+    top_k: int
+    mode: Mode
     conditions: tuple[Condition, ...] = ()
     group_by_doc: bool = True
     fusion: FusionName | None = None  # None: RRF when weights are given, else the retriever's default
     weights: tuple[float, float] | None = None
+    exact: bool = False  # brute-force dense search instead of HNSW (the reference for recall checks)
 
     def validate(self) -> None:
         if not 1 <= self.top_k <= MAX_TOP_K:
@@ -72,7 +48,7 @@ def group_best_per_doc(hits: list[Hit], top_k: int) -> list[Hit]:
     seen: set[str] = set()
     out: list[Hit] = []
     for h in hits:
-        doc = h.payload.get("doc_id", h.id)
+        doc = doc_id_of(h.id, h.payload)
         if doc not in seen:
             seen.add(doc)
             out.append(h)
@@ -110,27 +86,39 @@ class Retriever:
         dense = self.embedder.encode(queries) if opts.mode != "sparse" else None
         sparse = [self.sparse.query(q) for q in queries] if opts.mode != "dense" else None
         embed_ms = (time.perf_counter() - t0) * 1000 / max(len(queries), 1)
-        limit = opts.top_k * _GROUP_OVERFETCH if opts.group_by_doc else opts.top_k
         outputs = []
         for i in range(len(queries)):
             t1 = time.perf_counter()
             spec = QuerySpec(
-                limit=limit,
+                limit=opts.top_k,
                 mode=opts.mode,
+                prefetch_limit=self.prefetch_limit,
+                fusion=opts.fusion or ("rrf" if opts.weights else self.fusion),
                 dense=dense[i].tolist() if dense is not None else None,
                 sparse=sparse[i] if sparse is not None else None,
                 conditions=opts.conditions,
-                prefetch_limit=max(self.prefetch_limit, limit),
-                fusion=opts.fusion or ("rrf" if opts.weights else self.fusion),
                 weights=opts.weights,
+                exact=opts.exact,
             )
-            hits = self.store.query(spec)
-            hits = group_best_per_doc(hits, opts.top_k) if opts.group_by_doc else hits[: opts.top_k]
+            hits = self._best_per_doc(spec) if opts.group_by_doc else self.store.query(spec)
             retrieve_ms = (time.perf_counter() - t1) * 1000
             outputs.append(
                 SearchOutput(
-                    [SearchResult.from_hit(h) for h in hits],
+                    [SearchResult.from_payload(h.id, h.score, h.payload) for h in hits],
                     {"embed": round(embed_ms, 3), "retrieve": round(retrieve_ms, 3)},
                 )
             )
         return outputs
+
+    def _best_per_doc(self, spec: QuerySpec) -> list[Hit]:
+        """``spec.limit`` documents (their best chunk each), fetching more chunks until that many are found or
+        the store has no more. The prefetch stays at its setting while the fetch fits in it, so the fused order
+        of the first results does not depend on how many are asked for."""
+        top_k = spec.limit
+        limit = min(top_k * _GROUP_OVERFETCH, max(self.prefetch_limit, top_k))
+        while True:
+            hits = self.store.query(replace(spec, limit=limit, prefetch_limit=max(self.prefetch_limit, limit)))
+            best = group_best_per_doc(hits, top_k)
+            if len(best) == top_k or len(hits) < limit:
+                return best
+            limit *= _GROUP_OVERFETCH

@@ -17,11 +17,16 @@ class Sparse:
     values: list[float]
 
 
+# The usual Okapi constants (what Lucene and bm25s use); avg_len is a setting because it depends on chunk size.
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+
 class SparseEncoder:
     """Turns text into sparse BM25 vectors (documents) or unit-weight term sets (queries)."""
 
-    def __init__(self, avg_len: float = 120.0, k: float = 1.2, b: float = 0.75) -> None:
-        self._bm25 = Bm25(Bm25Config(k=k, b=b, avg_len=avg_len, language="english"))
+    def __init__(self, avg_len: float) -> None:
+        self._bm25 = Bm25(Bm25Config(k=BM25_K1, b=BM25_B, avg_len=avg_len, language="english"))
 
     def document(self, text: str) -> Sparse:
         v = self._bm25.embed_document(text)

@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import Ingestor
-from rag.components import make_sparse
 from rag.config import Settings
 from rag.embedding import Embedder
-from rag.store import open_store
+from rag.wiring import make_embedder, make_sparse, open_store
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"
 
@@ -25,7 +24,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    return Embedder("all-MiniLM-L6-v2")
+    return make_embedder(Settings())
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rag.api.app import create_app
+from rag.api.deps import ServerState
 from rag.config import Settings
 from rag.embedding import Embedder
-from rag.service import Service
 from tests.fakes.gemini import gemini_server
 from tests.fakes.judges import judge, keyword_grade
 from tests.fakes.ollama import ollama_server
@@ -21,12 +21,12 @@ from tests.test_ingest import make_folder
 
 
 def _serve(settings: Settings, embedder: Embedder, docs: Path) -> Iterator[TestClient]:
-    service = Service(settings, embedder)
+    server = ServerState(settings, embedder)
     files = [(p.name, p.read_bytes()) for p in sorted(docs.glob("[!.]*.*")) if p.suffix != ".xyz"]
-    service.ingest_uploads(files, None)
-    with TestClient(create_app(settings, service)) as client:
+    server.ingest_uploads(files, None)
+    with TestClient(create_app(settings, server)) as client:
         yield client
-    service.close()
+    server.close()
 
 
 @pytest.fixture

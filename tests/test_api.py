@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rag.api.app import create_app
+from rag.api.deps import ServerState
 from rag.config import Settings
 from rag.embedding import Embedder
-from rag.service import Service
 from tests.test_ingest import make_folder
 
 KEY = "s3cret-key"
@@ -21,8 +21,8 @@ KEY = "s3cret-key"
 def client(tmp_path: Path, embedder: Embedder):
     settings = Settings(data_dir=tmp_path / "data", api_keys=KEY, max_upload_bytes=64_000)
     docs = make_folder(tmp_path)
-    service = Service(settings, embedder)
-    with TestClient(create_app(settings, service), headers={"Authorization": f"Bearer {KEY}"}) as c:
+    server = ServerState(settings, embedder)
+    with TestClient(create_app(settings, server), headers={"Authorization": f"Bearer {KEY}"}) as c:
         files = [
             ("files", (p.name, p.read_bytes()))
             for p in sorted(docs.rglob("*"))
@@ -32,7 +32,7 @@ def client(tmp_path: Path, embedder: Embedder):
         assert r.status_code == 200, r.text
         assert r.json()["added"] == 6
         yield c
-    service.close()
+    server.close()
 
 
 def search(c: TestClient, **body) -> dict:

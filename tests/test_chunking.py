@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from ingest.chunking import Chunker
 from ingest.document import Document, Section
+from rag.config import Settings
 from rag.embedding import Embedder
 
+
+def default_chunker(embedder: Embedder) -> Chunker:
+    settings = Settings()
+    return Chunker(
+        embedder.count_tokens, embedder.max_tokens, chunk_tokens=settings.chunk_tokens, overlap=settings.chunk_overlap
+    )
 
 def test_chunks_fit_window_and_keep_words(embedder: Embedder) -> None:
     words = [f"word{i}" for i in range(900)]
     doc = Document("d", "A fairly long title about testing", "txt", [Section(" ".join(words) + ".")])
-    chunker = Chunker(embedder.count_tokens, embedder.max_tokens, overlap=32)
+    chunker = default_chunker(embedder)
     chunks = chunker.chunk(doc)
     assert len(chunks) > 3
     # Full tokenisation with special tokens: nothing the model reads is cut.
@@ -31,18 +38,18 @@ def test_chunks_fit_window_and_keep_words(embedder: Embedder) -> None:
 def test_chunks_prefer_sentence_ends(embedder: Embedder) -> None:
     sentence = "The quick brown fox jumps over the lazy dog near the river bank today."
     doc = Document("d", "", "txt", [Section(" ".join([sentence] * 60))])
-    chunks = Chunker(embedder.count_tokens, embedder.max_tokens).chunk(doc)
+    chunks = default_chunker(embedder).chunk(doc)
     assert all(c.text.endswith(".") for c in chunks)
 
 
 def test_giant_word_is_split_not_dropped(embedder: Embedder) -> None:
     blob = "x" * 3000
-    chunks = Chunker(embedder.count_tokens, embedder.max_tokens).chunk(Document("d", "", "txt", [Section(blob)]))
+    chunks = default_chunker(embedder).chunk(Document("d", "", "txt", [Section(blob)]))
     assert "".join(c.text.replace(" ", "") for c in chunks).count("x") >= 3000
     assert max(len(x) for x in embedder.tokenizer([c.embed_text for c in chunks])["input_ids"]) <= 256
 
 
 def test_sections_do_not_share_chunks(embedder: Embedder) -> None:
     doc = Document("d", "T", "pdf", [Section("page one", {"page": 1}), Section("page two", {"page": 2})])
-    chunks = Chunker(embedder.count_tokens, embedder.max_tokens).chunk(doc)
+    chunks = default_chunker(embedder).chunk(doc)
     assert [(c.text, c.metadata["page"]) for c in chunks] == [("page one", 1), ("page two", 2)]

@@ -9,10 +9,10 @@ from typing import Any
 from qdrant_client import QdrantClient
 
 from ingest.pipeline import Ingestor
-from rag.components import make_sparse
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.store.server import ServerStore
+from rag.wiring import index_config, make_sparse
 
 
 class SerialClient:
@@ -41,7 +41,10 @@ def test_two_workers_same_files(tmp_path: Path, embedder: Embedder) -> None:
         (src / f"n{i:02}.txt").write_text(f"Note {i} on topic {i % 4}. " * (5 + i))
     client = SerialClient(QdrantClient(location=":memory:"))  # one engine shared by both workers
     settings = Settings(data_dir=tmp_path / "data", ingest_batch_chunks=8)
-    workers = [Ingestor(settings, ServerStore(client, "shared"), embedder, make_sparse(settings)) for _ in range(2)]
+    def shared() -> ServerStore:
+        return ServerStore(client, "shared", shards=1, replicas=1, index=index_config(settings))
+
+    workers = [Ingestor(settings, shared(), embedder, make_sparse(settings)) for _ in range(2)]
     errors: list[BaseException] = []
 
     def run(w: Ingestor) -> None:
@@ -56,7 +59,7 @@ def test_two_workers_same_files(tmp_path: Path, embedder: Embedder) -> None:
     for t in threads:
         t.join(timeout=300)
     assert not errors
-    store = ServerStore(client, "shared")
+    store = shared()
     states = store.doc_states()
     assert len(states) == 40
     assert all(len(st.points_by_hash) == 1 and st.is_complete(next(iter(st.points_by_hash))) for st in states.values())

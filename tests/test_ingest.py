@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from rag.components import retriever_over
 from rag.config import Settings
 from rag.errors import ModelMismatchError
 from rag.retrieval import SearchOptions
-from rag.store import open_store
 from rag.store.base import Store
+from rag.wiring import make_retriever, open_store
 from tests.test_loaders import write_docx, write_pdf
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,8 +69,8 @@ def test_incremental_change_prune(tmp_path: Path, make_ingestor, settings: Setti
     assert (r.deleted, r.unchanged) == (1, 5)
     assert "sub/c.html" not in states(ing.store)
 
-    out = retriever_over(ing.settings, ing.store, ing.embedder, ing.sparse).search(
-        "hot water erupting from the ground", SearchOptions(top_k=1)
+    out = make_retriever(ing.settings, ing.store, ing.embedder, ing.sparse).search(
+        "hot water erupting from the ground", SearchOptions(top_k=1, mode="hybrid")
     )
     assert out.results[0].doc_id == "a.txt" and "Geysers" in out.results[0].text
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.components import make_llm
 from rag.config import Settings
-from rag.errors import LLMRateLimitedError, LLMTimeoutError, LLMUnavailableError
+from rag.errors import ConfigError, LLMRateLimitedError, LLMTimeoutError, LLMUnavailableError
+from rag.llm.backend_choice import make_llm
 from rag.llm.base import Completion, LLMBackend, LLMRequest
 from rag.llm.gemini_backend import GeminiBackend
 from rag.llm.ollama_backend import OllamaBackend
@@ -90,15 +90,19 @@ def test_failures_become_typed_errors(backend: tuple[LLMBackend, FakeServer], be
 def test_unreachable_backend_is_unavailable(name: str) -> None:
     with gemini_server() as server:
         url = server.url  # a port that was just free, now closed
-    llm: LLMBackend = GeminiBackend("k", "m", url) if name == "gemini" else OllamaBackend(url, "gemma3:4b")
+    llm: LLMBackend = (
+        GeminiBackend("k", "m", url)
+        if name == "gemini"
+        else OllamaBackend(url, "gemma3:4b", num_ctx=8192, keep_alive="30m")
+    )
     with pytest.raises(LLMUnavailableError):
         llm.complete(LLMRequest("s", "p", timeout_s=2))
 
 
 def test_ollama_says_how_to_pull_a_missing_model() -> None:
     with ollama_server(models=("gemma3:4b",)) as server:
-        OllamaBackend(server.url, "gemma3:4b").check()
-        missing = OllamaBackend(server.url, "gemma3:27b")
+        OllamaBackend(server.url, "gemma3:4b", num_ctx=8192, keep_alive="30m").check()
+        missing = OllamaBackend(server.url, "gemma3:27b", num_ctx=8192, keep_alive="30m")
         with pytest.raises(LLMUnavailableError, match=r"not pulled .* ollama pull gemma3:27b"):
             missing.check()
         with pytest.raises(LLMUnavailableError, match="ollama pull gemma3:27b"):
@@ -132,7 +136,7 @@ def test_prices_local_models_by_gpu_time_and_accept_overrides() -> None:
     assert table.cost("gemini", "gemini-9-pro", 1_000_000, 100_000, 1) == pytest.approx(2.0)
     assert table.cost("gemini", "models/gemini-3.1-flash-lite-preview-11", 1_000_000, 0, 1) == pytest.approx(0.25)
     assert PriceTable().cost("ollama", "gemma3:4b", 10_000, 10_000, 2.0) == 0.0
-    with pytest.raises(ValueError, match="RAGLINE_LLM_PRICES"):
+    with pytest.raises(ConfigError, match="RAGLINE_LLM_PRICES"):
         PriceTable.from_json("[1, 2]")
 
 
@@ -155,5 +159,5 @@ def test_backend_choice(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], ch
 
 
 def test_gemini_without_a_key_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="GEMINI_API_KEY"):
+    with pytest.raises(ConfigError, match="GEMINI_API_KEY"):
         make_llm(Settings(llm="gemini"))

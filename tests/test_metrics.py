@@ -1,4 +1,4 @@
-"""rag.metrics agrees with ranx, a well-kept reference implementation."""
+"""rag.ir_metrics agrees with ranx, a well-kept reference implementation."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from ranx import Qrels, Run
 from ranx import evaluate as ranx_evaluate
 
-from rag.metrics import evaluate
+from rag.ir_metrics import evaluate
 
 
 def test_metrics_match_ranx() -> None:

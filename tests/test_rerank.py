@@ -8,14 +8,16 @@ import time
 
 import pytest
 
+from rag.config import Settings
 from rag.errors import LLMOutputError
 from rag.llm.gemini_backend import GeminiBackend
 from rag.llm.ollama_backend import OllamaBackend
 from rag.llm.pricing import PriceTable
 from rag.llm.usage import MeteredLLM, Usage, UsageMeter
 from rag.rerank.parse import parse_ranking, parse_relevance
-from rag.rerank.reranker import RerankConfig, Reranker
-from rag.retrieval import SearchResult
+from rag.rerank.reranker import Reranker
+from rag.stored_chunk import SearchResult
+from rag.wiring import make_reranker as reranker_from_settings
 from tests.fakes.gemini import gemini_server
 from tests.fakes.judges import judge, keyword_grade, read_prompt
 from tests.fakes.ollama import ollama_server
@@ -67,10 +69,11 @@ def make_reranker(server: FakeServer, backend: str = "gemini", **config) -> Rera
     llm = (
         GeminiBackend("k", "gemini-3.1-flash-lite", server.url)
         if backend == "gemini"
-        else OllamaBackend(server.url, "gemma3:4b")
+        else OllamaBackend(server.url, "gemma3:4b", num_ctx=8192, keep_alive="30m")
     )
-    cfg = RerankConfig(**{"timeout_ms": 3000, **config})
-    return Reranker(MeteredLLM(llm, UsageMeter(PriceTable())), cfg, cache_size=8, concurrency=32)
+    overrides = {f"rerank_{k}": v for k, v in config.items()}
+    settings = Settings(**{"rerank_timeout_ms": 3000, "rerank_cache_size": 8, **overrides})
+    return reranker_from_settings(settings, MeteredLLM(llm, UsageMeter(PriceTable())))
 
 
 @pytest.mark.parametrize("backend", ["gemini", "ollama"])

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.components import retriever_over
 from rag.evaluation import load_beir, run_queries
-from rag.retrieval import Retriever, SearchOptions
+from rag.wiring import build_parts
 from tests.conftest import SCIFACT
 
 pytestmark = [
@@ -23,16 +22,15 @@ def test_hybrid_beats_each_mode_on_train(make_ingestor, tmp_path: Path) -> None:
     split = load_beir(SCIFACT, "train")
     ing = make_ingestor()
     assert ing.run([split.corpus]).added == 5183
-    retriever = retriever_over(ing.settings, ing.store, ing.embedder, ing.sparse)
+    pipeline = build_parts(ing.settings, lambda _: ing.store, ing.embedder, with_llm=False).pipeline
     ndcg = {}
     for mode in ("dense", "sparse", "hybrid"):
-        run = {
-            q: r or {"-": 0.0}
-            for q, r in run_queries(retriever, split.queries, SearchOptions(top_k=100, mode=mode)).items()
-        }
+        runs = run_queries(pipeline, split.queries, pipeline.options(top_k=100, mode=mode))
+        run = {q: r or {"-": 0.0} for q, r in runs.items()}
         ndcg[mode] = ranx.evaluate(ranx.Qrels(split.qrels), ranx.Run(run), "ndcg@10")
-    rrf = Retriever(ing.store, ing.embedder, ing.sparse, prefetch_limit=100, fusion="rrf")
-    run = {q: r or {"-": 0.0} for q, r in run_queries(rrf, split.queries, SearchOptions(top_k=100)).items()}
+    plain_rrf = ing.settings.with_overrides(fusion="rrf", prefetch_limit=100)
+    rrf = build_parts(plain_rrf, lambda _: ing.store, ing.embedder, with_llm=False).pipeline
+    run = {q: r or {"-": 0.0} for q, r in run_queries(rrf, split.queries, rrf.options(top_k=100)).items()}
     ndcg["rrf"] = ranx.evaluate(ranx.Qrels(split.qrels), ranx.Run(run), "ndcg@10")
     assert ndcg["hybrid"] > max(ndcg["dense"], ndcg["sparse"]), ndcg
     assert ndcg["hybrid"] > ndcg["rrf"] + 0.005 and ndcg["hybrid"] >= 0.73, ndcg

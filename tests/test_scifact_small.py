@@ -10,16 +10,14 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import Ingestor
-from rag.components import make_sparse, retriever_over
 from rag.config import Settings
 from rag.embedding import Embedder
+from rag.ir_metrics import ndcg_at
 from rag.llm.gemini_backend import GeminiBackend
 from rag.llm.pricing import PriceTable
 from rag.llm.usage import MeteredLLM, Usage, UsageMeter
-from rag.metrics import ndcg_at
-from rag.rerank.reranker import RerankConfig, Reranker
 from rag.retrieval import Retriever, SearchOptions
-from rag.store import open_store
+from rag.wiring import make_reranker, make_retriever, make_sparse, open_store
 from tests.conftest import SCIFACT
 from tests.fakes.gemini import gemini_server
 from tests.fakes.judges import Passage, judge
@@ -64,7 +62,7 @@ def scifact(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Ite
     store = open_store(settings)
     report = Ingestor(settings, store, embedder, make_sparse(settings)).run([subset.folder])
     assert report.added == N_DOCS and not report.failed
-    yield subset, retriever_over(settings, store, embedder, make_sparse(settings))
+    yield subset, make_retriever(settings, store, embedder, make_sparse(settings))
     store.close()
 
 
@@ -94,10 +92,11 @@ def test_a_perfect_judge_reaches_the_best_order_the_candidates_allow(scifact, st
     with gemini_server() as server:
         server.fake.responder = judge(grade)
         llm = MeteredLLM(GeminiBackend("k", "gemini-3.1-flash-lite", server.url), UsageMeter(PriceTable()))
-        reranker = Reranker(llm, RerankConfig(strategy=strategy, timeout_ms=30_000), cache_size=0)
+        settings = Settings(rerank_strategy=strategy, rerank_timeout_ms=30_000, rerank_cache_size=0)
+        reranker = make_reranker(settings, llm)
         got = best = before = 0.0
         for q, text in subset.queries.items():
-            candidates = retriever.search(text, SearchOptions(top_k=30)).results
+            candidates = retriever.search(text, SearchOptions(top_k=30, mode="hybrid")).results
             out = reranker.rerank(text, candidates, Usage())
             assert out.status == "ok", out.reason
             rels = subset.qrels[q]

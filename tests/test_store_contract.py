@@ -10,26 +10,33 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.config import Settings
 from rag.errors import ModelMismatchError, NotFoundError, StoreBusyError
 from rag.filters import parse_filter
 from rag.sparse import SparseEncoder
 from rag.store.base import ChunkPoint, CollectionMeta, QuerySpec
 from rag.store.edge import EdgeStore
 from rag.store.server import ServerStore
+from rag.wiring import index_config
 
 META = CollectionMeta("test-model", 4)
-SPARSE = SparseEncoder()
+SPARSE = SparseEncoder(avg_len=120.0)
+# Configurable payload indexes on top of the fixed ones.
+INDEX = index_config(Settings(payload_indexes="metadata.year:integer,metadata.tag:keyword"))
+
+
+def spec(**kw) -> QuerySpec:
+    return QuerySpec(**{"mode": "hybrid", "prefetch_limit": 100, "fusion": "rrf", **kw})
 
 
 @pytest.fixture(params=["edge", "server"])
 def store(request: pytest.FixtureRequest, tmp_path: Path):
-    extra = [("metadata.year", "integer"), ("metadata.tag", "keyword")]  # configurable payload indexes
     if request.param == "edge":
-        s = EdgeStore(tmp_path, "c", extra_indexes=extra)
+        s = EdgeStore(tmp_path, "c", INDEX)
     else:
         from qdrant_client import QdrantClient
 
-        s = ServerStore(QdrantClient(location=":memory:"), "c", extra_indexes=extra)
+        s = ServerStore(QdrantClient(location=":memory:"), "c", shards=1, replicas=1, index=INDEX)
     yield s
     s.close()
 
@@ -68,7 +75,7 @@ def seed(store) -> None:
 def test_missing_collection(store) -> None:
     assert store.meta() is None and store.count() == 0 and store.doc_states() == {}
     with pytest.raises(NotFoundError):
-        store.query(QuerySpec(limit=3, mode="dense", dense=[1, 0, 0, 0]))
+        store.query(spec(limit=3, mode="dense", dense=[1, 0, 0, 0]))
 
 
 def test_meta_recorded_and_mismatch_refused(store) -> None:
@@ -80,22 +87,22 @@ def test_meta_recorded_and_mismatch_refused(store) -> None:
 
 def test_modes(store) -> None:
     seed(store)
-    dense = store.query(QuerySpec(limit=1, mode="dense", dense=[0, 1, 0, 0]))
+    dense = store.query(spec(limit=1, mode="dense", dense=[0, 1, 0, 0]))
     assert dense[0].payload["text"] == "bananas are yellow"
-    sparse = store.query(QuerySpec(limit=1, mode="sparse", sparse=SPARSE.query("apple pie")))
+    sparse = store.query(spec(limit=1, mode="sparse", sparse=SPARSE.query("apple pie")))
     assert sparse[0].payload["text"] == "apple pie recipe"
-    hybrid = store.query(QuerySpec(limit=4, dense=[0, 1, 0, 0], sparse=SPARSE.query("apple pie")))
+    hybrid = store.query(spec(limit=4, dense=[0, 1, 0, 0], sparse=SPARSE.query("apple pie")))
     # Found by both prefetches, so RRF puts it first although neither ranks it alone on top of both.
     assert hybrid[0].payload["text"] == "apple pie recipe"
     assert len(hybrid) == 4
 
     def weighted(w: tuple[float, float]) -> str:
-        spec = QuerySpec(limit=1, prefetch_limit=1, dense=[0, 1, 0, 0], sparse=SPARSE.query("trees"), weights=w)
-        return store.query(spec)[0].payload["text"]
+        one = spec(limit=1, prefetch_limit=1, dense=[0, 1, 0, 0], sparse=SPARSE.query("trees"), weights=w)
+        return store.query(one)[0].payload["text"]
 
     assert weighted((5.0, 1.0)) == "bananas are yellow"
     assert weighted((1.0, 5.0)) == "red apples grow on trees"
-    dbsf = store.query(QuerySpec(limit=2, dense=[0, 1, 0, 0], sparse=SPARSE.query("bread"), fusion="dbsf"))
+    dbsf = store.query(spec(limit=2, dense=[0, 1, 0, 0], sparse=SPARSE.query("bread"), fusion="dbsf"))
     assert dbsf[0].payload["text"] in {"bananas are yellow", "banana bread"}
 
 
@@ -103,8 +110,8 @@ def test_filters(store) -> None:
     seed(store)
 
     def texts(flt) -> set[str]:
-        spec = QuerySpec(limit=10, mode="dense", dense=[1, 1, 0, 0], conditions=parse_filter(flt))
-        return {h.payload["text"] for h in store.query(spec)}
+        query = spec(limit=10, mode="dense", dense=[1, 1, 0, 0], conditions=parse_filter(flt))
+        return {h.payload["text"] for h in store.query(query)}
 
     assert texts({"tag": "food"}) == {"apple pie recipe", "banana bread"}
     assert texts({"doc_id": ["b"]}) == {"bananas are yellow", "banana bread"}
@@ -133,14 +140,15 @@ def test_upsert_is_idempotent(store) -> None:
 
 
 def test_edge_store_busy_in_another_process(tmp_path: Path) -> None:
-    s = EdgeStore(tmp_path, "c")
+    s = EdgeStore(tmp_path, "c", INDEX)
     s.ensure(META)
     s.close()
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import sys,time;from rag.store.edge import EdgeStore;s=EdgeStore(sys.argv[1],'c');s.count();"
+            "import sys,time;from tests.test_store_contract import INDEX;from rag.store.edge import EdgeStore;"
+            "s=EdgeStore(sys.argv[1],'c',INDEX);s.count();"
             "print('ready',flush=True);time.sleep(60)",
             str(tmp_path),
         ],
@@ -150,7 +158,7 @@ def test_edge_store_busy_in_another_process(tmp_path: Path) -> None:
     try:
         assert holder.stdout.readline().strip() == "ready"
         with pytest.raises(StoreBusyError, match="in use by another process"):
-            EdgeStore(tmp_path, "c").count()
+            EdgeStore(tmp_path, "c", INDEX).count()
     finally:
         holder.kill()
         holder.wait()
@@ -164,10 +172,10 @@ def test_date_range_filter(store) -> None:
             point("new", "h", 0, [1, 0, 0, 0], "new news", published="2024-02-01T00:00:00Z"),
         ]
     )
-    spec = QuerySpec(
+    query = spec(
         limit=5,
         mode="dense",
         dense=[1, 0, 0, 0],
         conditions=parse_filter({"published": {"gte": "2023-01-01T00:00:00Z"}}),
     )
-    assert [h.payload["doc_id"] for h in store.query(spec)] == ["new"]
+    assert [h.payload["doc_id"] for h in store.query(query)] == ["new"]

@@ -15,37 +15,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag import __version__
-from rag.api.metrics import Metrics
+from rag.api.deps import ServerState
+from rag.api.error_status import status_for
+from rag.api.prometheus import Metrics
 from rag.api.routes import router
 from rag.config import Settings
-from rag.errors import (
-    FilterError,
-    LLMNotConfiguredError,
-    LLMUnavailableError,
-    ModelMismatchError,
-    NotFoundError,
-    RaglineError,
-    StoreBusyError,
-    UsageError,
-)
-from rag.service import Service
+from rag.errors import RaglineError
 
 log = logging.getLogger("ragline.api")
 API_PREFIX = "/v1"
-
-_STATUS: list[tuple[type[RaglineError], int]] = [
-    (NotFoundError, 404),
-    (ModelMismatchError, 409),
-    (StoreBusyError, 503),
-    (LLMNotConfiguredError, 503),
-    (LLMUnavailableError, 503),
-    (FilterError, 400),
-    (UsageError, 400),
-]
-
-
-def status_for(exc: RaglineError) -> int:
-    return next((code for kind, code in _STATUS if isinstance(exc, kind)), 500)
 
 
 def _require_key(request: Request) -> None:
@@ -113,13 +91,13 @@ class RequestContext:
             )
 
 
-def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
-    """An app over ``service`` (built from ``settings`` and loaded at startup when not given)."""
+def create_app(settings: Settings, server: ServerState | None = None) -> FastAPI:
+    """An app over ``server`` (built from ``settings`` and loaded at startup when not given)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        svc = service or Service(settings)
-        app.state.service = svc
+        svc = server or ServerState(settings)
+        app.state.server = svc
         svc.meter.listeners.append(app.state.metrics.observe_llm)
         if not svc.ready:
             svc.load()
@@ -130,7 +108,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
         )
         yield
         svc.meter.listeners.remove(app.state.metrics.observe_llm)
-        if service is None:
+        if server is None:
             svc.close()
 
     app = FastAPI(
@@ -156,7 +134,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
 
     @app.get("/readyz", tags=["ops"], summary="The model and the store are loaded.")
     def readyz(request: Request) -> Response:
-        svc: Service | None = getattr(request.app.state, "service", None)
+        svc: ServerState | None = getattr(request.app.state, "server", None)
         if svc is None or not svc.ready:
             return JSONResponse({"status": "loading"}, status_code=503)
         return JSONResponse({"status": "ready"})

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.sse import EventSourceResponse, format_sse_event
 from starlette.concurrency import run_in_threadpool
 
+from rag.api.deps import ServerState, server_state
 from rag.api.schemas import (
     AnswerRequest,
     AnswerResponse,
@@ -28,24 +28,19 @@ from rag.api.schemas import (
     UsageResponse,
 )
 from rag.filters import parse_filter
-from rag.flow import Event, SearchReply
-from rag.retrieval import SearchOptions, SearchOutput
-from rag.service import Service
+from rag.query_pipeline import Event, SearchReply
 
 router = APIRouter()
 _ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 503)}
+State = Annotated[ServerState, Depends(server_state)]
 
 
-def _service(request: Request) -> Service:
-    return request.app.state.service
-
-
-def _batch_response(out: SearchOutput, total_ms: float) -> SearchResponse:
+def _response(reply: SearchReply) -> SearchResponse:
     return SearchResponse(
-        results=[asdict(r) for r in out.results],
-        rerank=RerankInfo(status="disabled", reason="batch searches are not reranked"),
-        timings_ms={**out.timings_ms, "rerank": 0.0, "total": round(total_ms, 3)},
-        usage=Usage(),
+        results=[asdict(r) for r in reply.results],
+        rerank=RerankInfo(**reply.rerank),
+        timings_ms=reply.timings_ms,
+        usage=Usage(**reply.usage.as_dict()),
     )
 
 
@@ -56,38 +51,46 @@ def _check_query(request: Request, query: str) -> None:
 
 
 @router.post("/search", response_model=SearchResponse, responses=_ERRORS, tags=["search"])
-def search(body: SearchRequest, request: Request) -> SearchResponse:
-    """Hybrid (or dense/sparse) retrieval with metadata filters."""
+def search(body: SearchRequest, request: Request, state: State) -> SearchResponse:
+    """Hybrid (or dense/sparse) retrieval with metadata filters, reranked by the LLM when configured."""
     _check_query(request, body.query)
-    opts = SearchOptions(body.top_k, body.mode, parse_filter(body.filter), body.group_by_doc, body.fusion, body.weights)
-    svc = _service(request)
-    reply: SearchReply = svc.flow.search(svc.retriever(body.collection), body.query, opts, body.rerank)
-    request.app.state.metrics.observe_stages(reply.timings_ms)
-    return SearchResponse(
-        results=[asdict(r) for r in reply.results],
-        rerank=RerankInfo(**reply.rerank),
-        timings_ms=reply.timings_ms,
-        usage=Usage(**reply.usage.as_dict()),
+    pipeline = state.pipeline
+    opts = pipeline.options(
+        top_k=body.top_k,
+        mode=body.mode,
+        conditions=parse_filter(body.filter),
+        group_by_doc=body.group_by_doc,
+        fusion=body.fusion,
+        weights=body.weights,
     )
+    reply = pipeline.search(body.query, opts, body.collection, body.rerank)
+    request.app.state.metrics.observe_stages(reply.timings_ms)
+    return _response(reply)
 
 
 @router.post("/search/batch", response_model=BatchSearchResponse, responses=_ERRORS, tags=["search"])
-def search_batch(body: BatchSearchRequest, request: Request) -> BatchSearchResponse:
+def search_batch(body: BatchSearchRequest, request: Request, state: State) -> BatchSearchResponse:
     """Many queries in one call; their embeddings are computed in one batch."""
-    started = time.perf_counter()
     for n, q in enumerate(body.queries):
         if not q.strip():
             raise HTTPException(422, f"queries[{n}]: must not be blank")
         _check_query(request, q)
-    opts = SearchOptions(body.top_k, body.mode, parse_filter(body.filter), body.group_by_doc, body.fusion)
-    outs = _service(request).retriever(body.collection).search_batch(body.queries, opts)
-    total = (time.perf_counter() - started) * 1000
-    return BatchSearchResponse(responses=[_batch_response(o, total) for o in outs])
+    pipeline = state.pipeline
+    opts = pipeline.options(
+        top_k=body.top_k,
+        mode=body.mode,
+        conditions=parse_filter(body.filter),
+        group_by_doc=body.group_by_doc,
+        fusion=body.fusion,
+    )
+    replies = pipeline.search_batch(body.queries, opts, body.collection)
+    return BatchSearchResponse(responses=[_response(r) for r in replies])
 
 
 @router.post("/documents", response_model=IngestResponse, responses=_ERRORS, tags=["documents"])
 async def upload_documents(
     request: Request,
+    state: State,
     files: Annotated[list[UploadFile], File(description="Files to ingest; the name becomes the doc id.")],
     collection: Annotated[str | None, Form(description="Target collection.")] = None,
 ) -> IngestResponse:
@@ -99,27 +102,27 @@ async def upload_documents(
         if len(data) > limit:
             raise HTTPException(413, f"files: {f.filename} is larger than the {limit}-byte upload limit")
         contents.append((f.filename or "", data))
-    report = await run_in_threadpool(_service(request).ingest_uploads, contents, collection)
+    report = await run_in_threadpool(state.ingest_uploads, contents, collection)
     return IngestResponse(**report.as_dict())
 
 
 @router.post("/documents/records", response_model=IngestResponse, responses=_ERRORS, tags=["documents"])
-def upload_records(body: RecordsRequest, request: Request) -> IngestResponse:
+def upload_records(body: RecordsRequest, state: State) -> IngestResponse:
     """Ingest JSON records (`_id`/`id`, `title`, `text`, metadata)."""
-    report = _service(request).ingest_records(body.records, body.collection)
+    report = state.ingest_records(body.records, body.collection)
     return IngestResponse(**report.as_dict())
 
 
 @router.delete("/documents/{doc_id:path}", status_code=204, responses=_ERRORS, tags=["documents"])
-def delete_document(doc_id: str, request: Request, collection: str | None = None) -> None:
+def delete_document(doc_id: str, state: State, collection: str | None = None) -> None:
     """Delete every chunk of one document."""
-    _service(request).delete_document(doc_id, collection)
+    state.delete_document(doc_id, collection)
 
 
 @router.get("/collections", response_model=CollectionsResponse, responses=_ERRORS, tags=["collections"])
-def collections(request: Request) -> CollectionsResponse:
+def collections(state: State) -> CollectionsResponse:
     """Collections with their point counts and embedding model."""
-    return CollectionsResponse(collections=_service(request).collections())
+    return CollectionsResponse(collections=state.collections())
 
 
 def _sse(events: Iterator[Event]) -> Iterator[str]:
@@ -133,13 +136,11 @@ def _sse(events: Iterator[Event]) -> Iterator[str]:
     responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}}},
     tags=["answer"],
 )
-def answer(body: AnswerRequest, request: Request):
+def answer(body: AnswerRequest, request: Request, state: State):
     """Retrieve, rerank, and answer with numbered citations; `stream: true` sends Server-Sent Events."""
     _check_query(request, body.query)
-    svc = _service(request)
-    top_k = body.top_k or svc.settings.answer_passages
-    opts = SearchOptions(top_k=top_k, mode=svc.settings.mode, conditions=parse_filter(body.filter))
-    events = svc.flow.answer(svc.retriever(body.collection), body.query, opts)
+    opts = state.pipeline.answer_options(body.top_k, parse_filter(body.filter))
+    events = state.pipeline.answer(body.query, opts, body.collection)
     first = next(events)  # retrieval errors (404, 400, 503) surface here, before any byte is sent
     if body.stream:
 
@@ -155,6 +156,6 @@ def answer(body: AnswerRequest, request: Request):
 
 
 @router.get("/usage", response_model=UsageResponse, responses=_ERRORS, tags=["answer"])
-def usage(request: Request) -> UsageResponse:
+def usage(state: State) -> UsageResponse:
     """LLM tokens and estimated cost since the process started."""
-    return UsageResponse(**_service(request).meter.summary())
+    return UsageResponse(**state.meter.summary())

@@ -20,8 +20,12 @@ QueryText = Annotated[str, AfterValidator(_not_blank)]
 
 class SearchRequest(BaseModel):
     query: QueryText = Field(description="The search text.", min_length=1)
-    top_k: int = Field(10, ge=1, le=MAX_TOP_K, description="How many results to return.")
-    mode: Literal["dense", "sparse", "hybrid"] = Field("hybrid", description="Retrieval mode.")
+    top_k: int | None = Field(
+        None, ge=1, le=MAX_TOP_K, description="How many results to return; RAGLINE_TOP_K if omitted."
+    )
+    mode: Literal["dense", "sparse", "hybrid"] | None = Field(
+        None, description="Retrieval mode; RAGLINE_MODE if omitted."
+    )
     filter: dict[str, Any] | None = Field(
         None,
         description="Metadata filter: {field: value} exact, {field: [a, b]} or {field: {any: [...]}} any-of, "
@@ -42,8 +46,10 @@ class SearchRequest(BaseModel):
 
 class BatchSearchRequest(BaseModel):
     queries: list[str] = Field(description="Search texts, embedded in one batch.", min_length=1, max_length=256)
-    top_k: int = Field(10, ge=1, le=MAX_TOP_K, description="Results per query.")
-    mode: Literal["dense", "sparse", "hybrid"] = Field("hybrid", description="Retrieval mode.")
+    top_k: int | None = Field(None, ge=1, le=MAX_TOP_K, description="Results per query; RAGLINE_TOP_K if omitted.")
+    mode: Literal["dense", "sparse", "hybrid"] | None = Field(
+        None, description="Retrieval mode; RAGLINE_MODE if omitted."
+    )
     filter: dict[str, Any] | None = Field(None, description="Metadata filter applied to every query.")
     group_by_doc: bool = Field(True, description="Return only the best chunk of each document.")
     fusion: Literal["rrf", "dbsf"] | None = Field(

@@ -18,7 +18,7 @@ class OllamaBackend:
 
     name = "ollama"
 
-    def __init__(self, host: str, model: str, num_ctx: int = 8192, keep_alive: str = "30m") -> None:
+    def __init__(self, host: str, model: str, *, num_ctx: int, keep_alive: str) -> None:
         self.host = host
         self.model = model
         self.num_ctx = num_ctx

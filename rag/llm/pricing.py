@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
+from rag.errors import ConfigError
+
 log = logging.getLogger("ragline.llm")
 
 # USD per 1M (input, output) tokens. Gemini 3.1 Flash-Lite's list price.
@@ -29,7 +31,7 @@ class PriceTable:
             raw = json.loads(text)
             table = {str(m): (float(p[0]), float(p[1])) for m, p in raw.items()}
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
-            raise ValueError(f'RAGLINE_LLM_PRICES: expected {{"model": [input, output]}}, got {text!r}') from exc
+            raise ConfigError(f'RAGLINE_LLM_PRICES: expected {{"model": [input, output]}}, got {text!r}') from exc
         return cls(table, gpu_hour_usd)
 
     def _price(self, model: str) -> tuple[float, float] | None:

@@ -31,6 +31,14 @@ class Usage:
             self.cost_usd += record.cost_usd
             self.calls += 1
 
+    def merge(self, other: Usage) -> None:
+        """Add another request's totals (e.g. to sum an evaluation run)."""
+        with self._lock:
+            self.input_tokens += other.input_tokens
+            self.output_tokens += other.output_tokens
+            self.cost_usd += other.cost_usd
+            self.calls += other.calls
+
     def as_dict(self) -> dict[str, float | int]:
         return {
             "input_tokens": self.input_tokens,

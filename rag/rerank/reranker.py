@@ -22,7 +22,7 @@ from rag.rerank.prompts import (
     listwise_prompt,
     pointwise_prompt,
 )
-from rag.retrieval import SearchResult
+from rag.stored_chunk import SearchResult
 
 Strategy = Literal["pointwise", "listwise"]
 _BACKOFF_S = 0.05
@@ -32,12 +32,14 @@ _MIN_CALL_S = 0.2
 
 @dataclass(frozen=True, slots=True)
 class RerankConfig:
-    strategy: Strategy = "pointwise"
-    window: int = 20
-    step: int = 10
-    passage_tokens: int = 192
-    timeout_ms: int = 4000
-    retries: int = 2
+    """The rerank settings (``RAGLINE_RERANK_*``)."""
+
+    strategy: Strategy
+    window: int
+    step: int
+    passage_tokens: int
+    timeout_ms: int
+    retries: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +55,7 @@ class RerankOutcome:
 class Reranker:
     """Reorders candidates with an LLM, pointwise (concurrent calls) or listwise (RankGPT sliding window)."""
 
-    def __init__(self, llm: MeteredLLM, config: RerankConfig, cache_size: int = 1024, concurrency: int = 32) -> None:
+    def __init__(self, llm: MeteredLLM, config: RerankConfig, *, cache_size: int, concurrency: int) -> None:
         self.llm = llm
         self.config = config
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="rerank")

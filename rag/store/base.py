@@ -10,8 +10,8 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from rag.errors import ModelMismatchError
-from rag.filters import Condition
 from rag.sparse import Sparse
+from rag.stored_chunk import CHUNK_COUNT, CONTENT_HASH, DOC_ID, ROOT, SOURCE
 
 Mode = Literal["dense", "sparse", "hybrid"]
 FusionName = Literal["rrf", "dbsf"]
@@ -19,10 +19,31 @@ FusionName = Literal["rrf", "dbsf"]
 RRF_K = 60  # the usual RRF constant, the same on both engines
 DENSE = "dense"
 SPARSE = "sparse"
-# Payload fields every chunk carries and that get a keyword index.
-INDEXED_KEYWORDS = ("doc_id", "source", "root", "content_hash")
-# Fields the ingest pipeline reads back to decide what changed.
-STATE_FIELDS = ["doc_id", "content_hash", "chunk_count", "root", "source"]
+Scalar = str | int | bool
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One condition on one payload key: exactly one of ``eq``, ``any`` or ``range`` is set."""
+
+    key: str
+    eq: Scalar | None = None
+    any: tuple[Scalar, ...] | None = None
+    range: dict[str, float | str] | None = None
+
+    @property
+    def is_datetime_range(self) -> bool:
+        return self.range is not None and any(isinstance(v, str) for v in self.range.values())
+
+
+@dataclass(frozen=True, slots=True)
+class IndexConfig:
+    """How a new collection's dense index is built and searched (from ``Settings``)."""
+
+    hnsw_m: int
+    hnsw_ef_construct: int
+    hnsw_ef: int  # candidates kept while searching the graph; higher finds more of the true neighbours
+    extra_indexes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +95,14 @@ class QuerySpec:
     """One retrieval request in engine-neutral terms."""
 
     limit: int
-    mode: Mode = "hybrid"
+    mode: Mode
+    prefetch_limit: int
+    fusion: FusionName
     dense: list[float] | None = None
     sparse: Sparse | None = None
     conditions: tuple[Condition, ...] = ()
-    prefetch_limit: int = 100
-    fusion: FusionName = "rrf"
     weights: tuple[float, float] | None = None  # (dense, sparse) for weighted RRF
+    exact: bool = False  # brute-force dense search (the reference approximate search is measured against)
 
 
 class Store(Protocol):
@@ -103,13 +125,13 @@ class Store(Protocol):
 def accumulate_states(records: Iterable[dict[str, Any]], states: dict[str, DocState]) -> None:
     """Fold scrolled payloads into per-document states."""
     for payload in records:
-        doc_id = payload["doc_id"]
+        doc_id = payload[DOC_ID]
         st = states.get(doc_id)
         if st is None:
-            st = states[doc_id] = DocState(root=payload.get("root", ""), source=payload.get("source", ""))
-        h = payload["content_hash"]
+            st = states[doc_id] = DocState(root=payload.get(ROOT, ""), source=payload.get(SOURCE, ""))
+        h = payload[CONTENT_HASH]
         st.points_by_hash[h] += 1
-        st.expected_by_hash[h] = int(payload.get("chunk_count", 0))
+        st.expected_by_hash[h] = int(payload.get(CHUNK_COUNT, 0))
 
 
 def check_meta(name: str, stored: CollectionMeta | None, embed_model: str) -> None:

@@ -31,26 +31,27 @@ from qdrant_edge import (
     RangeDateTime,
     RangeFloat,
     ScrollRequest,
+    SearchParams,
     SparseVector,
     UpdateOperation,
 )
 
 from rag.errors import NotFoundError, StoreBusyError
-from rag.filters import Condition
 from rag.store.base import (
     DENSE,
-    INDEXED_KEYWORDS,
     RRF_K,
     SPARSE,
-    STATE_FIELDS,
     ChunkPoint,
     CollectionMeta,
+    Condition,
     DocState,
     Hit,
+    IndexConfig,
     QuerySpec,
     accumulate_states,
     check_meta,
 )
+from rag.stored_chunk import CONTENT_HASH, DOC_ID, INDEXED_KEYWORDS, STATE_FIELDS
 
 _SCHEMA = {
     "keyword": PayloadSchemaType.Keyword,
@@ -84,9 +85,10 @@ def list_collections(data_dir: Path) -> list[str]:
 class EdgeStore:
     """A collection in an in-process Qdrant Edge shard. One process may open a shard at a time."""
 
-    def __init__(self, data_dir: Path, name: str, extra_indexes: list[tuple[str, str]] | None = None) -> None:
+    def __init__(self, data_dir: Path, name: str, index: IndexConfig) -> None:
         self.name = name
-        self._indexes = [(k, "keyword") for k in INDEXED_KEYWORDS] + list(extra_indexes or [])
+        self._index = index
+        self._indexes = [(k, "keyword") for k in INDEXED_KEYWORDS] + list(index.extra_indexes)
         self.dir = Path(data_dir) / "collections" / name
         self._shard_dir = self.dir / "shard"
         self._meta_file = self.dir / "meta.json"
@@ -122,12 +124,13 @@ class EdgeStore:
                 raise
             return self._shard
 
-    @staticmethod
-    def _config(meta: CollectionMeta) -> EdgeConfig:
+    def _config(self, meta: CollectionMeta) -> EdgeConfig:
+        index = self._index
+        hnsw = HnswIndexConfig(m=index.hnsw_m, ef_construct=index.hnsw_ef_construct, full_scan_threshold=1000)
         return EdgeConfig(
             vectors={DENSE: EdgeVectorParams(size=meta.dimension, distance=Distance.Cosine)},
             sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
-            hnsw_config=HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=1000),
+            hnsw_config=hnsw,
             optimizers=EdgeOptimizersConfig(indexing_threshold=1000),
         )
 
@@ -176,8 +179,8 @@ class EdgeStore:
 
     def delete_stale(self, doc_id: str, keep_hash: str) -> None:
         flt = Filter(
-            must=[FieldCondition(key="doc_id", match=MatchValue(value=doc_id))],
-            must_not=[FieldCondition(key="content_hash", match=MatchValue(value=keep_hash))],
+            must=[FieldCondition(key=DOC_ID, match=MatchValue(value=doc_id))],
+            must_not=[FieldCondition(key=CONTENT_HASH, match=MatchValue(value=keep_hash))],
         )
         self._require().update(UpdateOperation.delete_points_by_filter(flt))
         self._dirty = True
@@ -185,7 +188,7 @@ class EdgeStore:
     def delete_docs(self, doc_ids: list[str]) -> None:
         if not doc_ids:
             return
-        flt = Filter(must=[FieldCondition(key="doc_id", match=MatchAny(any=list(doc_ids)))])
+        flt = Filter(must=[FieldCondition(key=DOC_ID, match=MatchAny(any=list(doc_ids)))])
         self._require().update(UpdateOperation.delete_points_by_filter(flt))
         self._dirty = True
 
@@ -218,6 +221,7 @@ class EdgeStore:
     def query(self, spec: QuerySpec) -> list[Hit]:
         shard = self._require()
         flt = to_filter(spec.conditions)
+        params = SearchParams(hnsw_ef=self._index.hnsw_ef, exact=spec.exact)
         dense = Query.Nearest(spec.dense, using=DENSE) if spec.dense is not None else None
         sparse = (
             Query.Nearest(SparseVector(indices=spec.sparse.indices, values=spec.sparse.values), using=SPARSE)
@@ -225,13 +229,13 @@ class EdgeStore:
             else None
         )
         if spec.mode == "dense":
-            req = QueryRequest(limit=spec.limit, query=dense, filter=flt, with_payload=True)
+            req = QueryRequest(limit=spec.limit, query=dense, filter=flt, with_payload=True, params=params)
         elif spec.mode == "sparse":
             if sparse is None:
                 return []
             req = QueryRequest(limit=spec.limit, query=sparse, filter=flt, with_payload=True)
         else:
-            prefetches = [Prefetch(limit=spec.prefetch_limit, query=dense, filter=flt)]
+            prefetches = [Prefetch(limit=spec.prefetch_limit, query=dense, filter=flt, params=params)]
             if sparse is not None:
                 prefetches.append(Prefetch(limit=spec.prefetch_limit, query=sparse, filter=flt))
             weights = list(spec.weights[: len(prefetches)]) if spec.weights else None

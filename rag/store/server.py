@@ -7,21 +7,21 @@ from typing import Any
 from qdrant_client import QdrantClient, models
 
 from rag.errors import NotFoundError
-from rag.filters import Condition
 from rag.store.base import (
     DENSE,
-    INDEXED_KEYWORDS,
     RRF_K,
     SPARSE,
-    STATE_FIELDS,
     ChunkPoint,
     CollectionMeta,
+    Condition,
     DocState,
     Hit,
+    IndexConfig,
     QuerySpec,
     accumulate_states,
     check_meta,
 )
+from rag.stored_chunk import CONTENT_HASH, DOC_ID, INDEXED_KEYWORDS, STATE_FIELDS
 
 _SCROLL_PAGE = 2048
 
@@ -51,12 +51,13 @@ class ServerStore:
         client: QdrantClient,
         name: str,
         *,
-        shards: int = 1,
-        replicas: int = 1,
-        extra_indexes: list[tuple[str, str]] | None = None,
+        shards: int,
+        replicas: int,
+        index: IndexConfig,
     ) -> None:
         self.client = client
-        self._indexes = [(k, "keyword") for k in INDEXED_KEYWORDS] + list(extra_indexes or [])
+        self._index = index
+        self._indexes = [(k, "keyword") for k in INDEXED_KEYWORDS] + list(index.extra_indexes)
         self.name = name
         self._shards = shards
         self._replicas = replicas
@@ -81,6 +82,7 @@ class ServerStore:
                 self.name,
                 vectors_config={DENSE: models.VectorParams(size=meta.dimension, distance=models.Distance.COSINE)},
                 sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+                hnsw_config=models.HnswConfigDiff(m=self._index.hnsw_m, ef_construct=self._index.hnsw_ef_construct),
                 shard_number=self._shards,
                 replication_factor=self._replicas,
                 metadata=meta.as_dict(),
@@ -108,15 +110,15 @@ class ServerStore:
 
     def delete_stale(self, doc_id: str, keep_hash: str) -> None:
         flt = models.Filter(
-            must=[models.FieldCondition(key="doc_id", match=models.MatchValue(value=doc_id))],
-            must_not=[models.FieldCondition(key="content_hash", match=models.MatchValue(value=keep_hash))],
+            must=[models.FieldCondition(key=DOC_ID, match=models.MatchValue(value=doc_id))],
+            must_not=[models.FieldCondition(key=CONTENT_HASH, match=models.MatchValue(value=keep_hash))],
         )
         self.client.delete(self.name, models.FilterSelector(filter=flt), wait=True)
 
     def delete_docs(self, doc_ids: list[str]) -> None:
         if not doc_ids:
             return
-        flt = models.Filter(must=[models.FieldCondition(key="doc_id", match=models.MatchAny(any=list(doc_ids)))])
+        flt = models.Filter(must=[models.FieldCondition(key=DOC_ID, match=models.MatchAny(any=list(doc_ids)))])
         self.client.delete(self.name, models.FilterSelector(filter=flt), wait=True)
 
     def finish(self) -> None:
@@ -145,9 +147,16 @@ class ServerStore:
             raise NotFoundError(f"collection {self.name!r} does not exist; ingest documents into it first")
         flt = to_filter(spec.conditions)
         has_sparse = spec.sparse is not None and bool(spec.sparse.indices)
+        params = models.SearchParams(hnsw_ef=self._index.hnsw_ef, exact=spec.exact)
         if spec.mode == "dense":
             res = self.client.query_points(
-                self.name, query=spec.dense, using=DENSE, query_filter=flt, limit=spec.limit, with_payload=True
+                self.name,
+                query=spec.dense,
+                using=DENSE,
+                query_filter=flt,
+                limit=spec.limit,
+                with_payload=True,
+                search_params=params,
             )
         elif spec.mode == "sparse":
             if not has_sparse:
@@ -161,7 +170,9 @@ class ServerStore:
                 with_payload=True,
             )
         else:
-            prefetch = [models.Prefetch(query=spec.dense, using=DENSE, limit=spec.prefetch_limit, filter=flt)]
+            prefetch = [
+                models.Prefetch(query=spec.dense, using=DENSE, limit=spec.prefetch_limit, filter=flt, params=params)
+            ]
             if has_sparse:
                 prefetch.append(
                     models.Prefetch(query=_sparse(spec.sparse), using=SPARSE, limit=spec.prefetch_limit, filter=flt)

@@ -1,82 +1,66 @@
-"""Long-lived state of a serving process: one embedder, one store per collection, one writer at a time."""
+"""State of a serving process, loaded once at startup: the parts (one embedder, one query pipeline), one store
+per collection, one writer at a time, and where uploads are staged. Routes get it with ``server_state``."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
-import re
 import threading
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from fastapi import Request
+
 from ingest.discovery import source_file
 from ingest.pipeline import Ingestor, IngestReport
-from rag.components import make_embedder, make_flow, make_llm, make_meter, make_sparse, retriever_over
-from rag.config import COLLECTION_NAME_PATTERN, Settings
+from rag.config import Settings
 from rag.embedding import Embedder
 from rag.errors import LLMError, NotFoundError, UsageError
-from rag.filters import parse_filter
-from rag.retrieval import Retriever
-from rag.store import collection_names, open_store
-from rag.store.base import Store
+from rag.query_pipeline import QueryPipeline
+from rag.store.base import Condition
+from rag.stored_chunk import DOC_ID
+from rag.wiring import OpenStores, build_parts, collection_names
 
-_COLLECTION_NAME = re.compile(COLLECTION_NAME_PATTERN)
 log = logging.getLogger("ragline")
 
 
-class Service:
-    """What the API needs, loaded once at startup (not per request, not at import)."""
+class ServerState:
+    """What the API needs, built at startup (not per request, not at import)."""
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
-        self.embedder = embedder or make_embedder(settings)
-        self.sparse = make_sparse(settings)
-        self.llm = make_llm(settings)
-        self.meter = make_meter(settings)
-        self.flow = make_flow(settings, self.llm, self.meter)
-        self._stores: dict[str, Store] = {}
-        self._stores_lock = threading.Lock()
+        self.stores = OpenStores(settings)
+        self.parts = build_parts(settings, self.stores, embedder)
+        self.meter = self.parts.meter
         self._write_lock = threading.Lock()
         self.ready = False
 
+    @property
+    def pipeline(self) -> QueryPipeline:
+        return self.parts.pipeline
+
     def load(self) -> None:
         """Load the model and open the default collection's store."""
-        self.embedder.encode(["warm up"])
-        self.store(self.settings.collection).count()
-        if self.llm is not None:
+        self.parts.embedder.encode(["warm up"])
+        self.stores(None).count()
+        if self.parts.llm is not None:
             try:
-                self.llm.check()
+                self.parts.llm.check()
             except LLMError as exc:
                 # Not fatal: reranking falls back to retrieval order until the backend is there.
                 log.warning("LLM not usable yet: %s", exc)
         self.ready = True
 
     def close(self) -> None:
-        if self.flow.reranker is not None:
-            self.flow.reranker.close()
-        with self._stores_lock:
-            for store in self._stores.values():
-                store.close()
-            self._stores.clear()
-
-    def store(self, collection: str | None) -> Store:
-        name = collection or self.settings.collection
-        if not _COLLECTION_NAME.match(name):
-            raise UsageError(f"collection: {name!r} is not a valid name (letters, digits, '_' and '-', 1-64)")
-        with self._stores_lock:
-            if name not in self._stores:
-                self._stores[name] = open_store(self.settings, name)
-            return self._stores[name]
-
-    def retriever(self, collection: str | None) -> Retriever:
-        return retriever_over(self.settings, self.store(collection), self.embedder, self.sparse)
+        self.pipeline.close()
+        self.stores.close()
 
     def _ingestor(self, collection: str | None) -> Ingestor:
-        return Ingestor(self.settings, self.store(collection), self.embedder, self.sparse)
+        return Ingestor(self.settings, self.stores(collection), self.parts.embedder, self.parts.sparse)
 
     def upload_dir(self, collection: str | None) -> Path:
-        path = Path(self.settings.data_dir) / "uploads" / (collection or self.settings.collection)
+        path = Path(self.settings.data_dir) / "uploads" / self.stores(collection).name
         path.mkdir(parents=True, exist_ok=True)
         return path
 
@@ -101,8 +85,8 @@ class Service:
         return self.ingest_uploads([(name, body.encode())], collection)
 
     def delete_document(self, doc_id: str, collection: str | None) -> None:
-        store = self.store(collection)
-        if store.meta() is None or store.count(parse_filter({"doc_id": doc_id})) == 0:
+        store = self.stores(collection)
+        if store.meta() is None or store.count((Condition(DOC_ID, eq=doc_id),)) == 0:
             raise NotFoundError(f"no document {doc_id!r} in collection {store.name!r}")
         with self._write_lock:
             store.delete_docs([doc_id])
@@ -111,7 +95,7 @@ class Service:
     def collections(self) -> list[dict[str, Any]]:
         out = []
         for name in collection_names(self.settings):
-            store = self.store(name)
+            store = self.stores(name)
             meta = store.meta()
             out.append(
                 {
@@ -122,3 +106,7 @@ class Service:
                 }
             )
         return out
+
+
+def server_state(request: Request) -> ServerState:
+    return request.app.state.server

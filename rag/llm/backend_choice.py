@@ -1,0 +1,42 @@
+"""Which LLM backend ``RAGLINE_LLM`` names, built from the settings (or none)."""
+
+from __future__ import annotations
+
+import logging
+
+from rag.config import Settings
+from rag.errors import ConfigError
+from rag.llm.base import LLMBackend
+
+log = logging.getLogger("ragline")
+NO_LLM = "no LLM configured (set GEMINI_API_KEY, or RAGLINE_LLM=ollama)"
+
+
+def make_llm(settings: Settings) -> LLMBackend | None:
+    """The configured backend; auto picks Gemini with a key, else Ollama with a host, else none."""
+    choice = settings.llm
+    if choice == "auto":
+        ollama_named = "ollama_host" in settings.model_fields_set
+        choice = "gemini" if settings.gemini_api_key else "ollama" if ollama_named else "none"
+    if choice == "gemini":
+        if not settings.gemini_api_key:
+            raise ConfigError("RAGLINE_LLM=gemini needs GEMINI_API_KEY (or GOOGLE_API_KEY)")
+        from rag.llm.gemini_backend import GeminiBackend
+
+        llm: LLMBackend = GeminiBackend(
+            settings.gemini_api_key.get_secret_value(), settings.gemini_model, settings.gemini_base_url
+        )
+    elif choice == "ollama":
+        from rag.llm.ollama_backend import OllamaBackend
+
+        llm = OllamaBackend(
+            settings.ollama_host,
+            settings.ollama_model,
+            num_ctx=settings.ollama_num_ctx,
+            keep_alive=settings.ollama_keep_alive,
+        )
+    else:
+        log.info("LLM: none — %s; searches return retrieval order", NO_LLM)
+        return None
+    log.info("LLM: %s, model %s (RAGLINE_LLM=%s)", llm.name, llm.model, settings.llm)
+    return llm

@@ -1,0 +1,164 @@
+"""The one query path: retrieve, cap the candidates, rerank them with the LLM (or say why not), answer.
+
+The API routes, ``rag search`` / ``rag ask``, the batch route and ``rag eval`` all call this; none of them
+re-implements its steps.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from rag.config import Settings
+from rag.errors import LLMError, LLMNotConfiguredError
+from rag.generation import Answer, AnswerGenerator
+from rag.llm.backend_choice import NO_LLM
+from rag.llm.usage import Usage
+from rag.rerank.reranker import Reranker
+from rag.retrieval import Retriever, SearchOptions
+from rag.store.base import Condition, FusionName, Mode
+from rag.stored_chunk import SearchResult
+
+BATCH_NOT_RERANKED = "batch searches are not reranked"
+
+
+@dataclass(slots=True)
+class SearchReply:
+    results: list[SearchResult]
+    rerank: dict[str, Any]  # status (disabled, skipped, ok, fallback), backend, reason, cached
+    usage: Usage
+    timings_ms: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One step of an answer: ``passages``, then ``token`` pieces, then ``done``."""
+
+    name: str
+    data: dict[str, Any]
+
+
+class QueryPipeline:
+    """Search, rerank and answer over any collection; what a caller leaves out comes from the settings."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        retrievers: Callable[[str | None], Retriever],
+        reranker: Reranker | None,
+        generator: AnswerGenerator | None,
+        backend: str | None,
+    ) -> None:
+        self.settings = settings
+        self._retrievers = retrievers
+        self.reranker = reranker
+        self.generator = generator
+        self.backend = backend
+
+    def close(self) -> None:
+        if self.reranker is not None:
+            self.reranker.close()
+
+    def options(
+        self,
+        *,
+        top_k: int | None = None,
+        mode: Mode | None = None,
+        conditions: tuple[Condition, ...] = (),
+        group_by_doc: bool = True,
+        fusion: FusionName | None = None,
+        weights: tuple[float, float] | None = None,
+    ) -> SearchOptions:
+        """A search as asked, with ``RAGLINE_TOP_K`` and ``RAGLINE_MODE`` where the caller did not say."""
+        return SearchOptions(
+            top_k=top_k or self.settings.top_k,
+            mode=mode or self.settings.mode,
+            conditions=conditions,
+            group_by_doc=group_by_doc,
+            fusion=fusion,
+            weights=weights,
+        )
+
+    def answer_options(self, top_k: int | None = None, conditions: tuple[Condition, ...] = ()) -> SearchOptions:
+        """The passages an answer is grounded in: ``RAGLINE_ANSWER_PASSAGES`` unless asked otherwise."""
+        return self.options(top_k=top_k or self.settings.answer_passages, conditions=conditions)
+
+    def search(
+        self, query: str, opts: SearchOptions, collection: str | None = None, rerank: bool | None = None
+    ) -> SearchReply:
+        return self.search_many([query], opts, collection, rerank)[0]
+
+    def search_many(
+        self, queries: list[str], opts: SearchOptions, collection: str | None = None, rerank: bool | None = None
+    ) -> list[SearchReply]:
+        """Each query retrieved (embedded in one batch); with reranking, only the top ``RAGLINE_RERANK_CANDIDATES``
+        go to the LLM and the rest keep their retrieval order behind them."""
+        wanted = self.settings.rerank if rerank is None else rerank
+        cap = self.settings.rerank_candidates
+        reranker = self.reranker if wanted else None
+        fetch = replace(opts, top_k=max(opts.top_k, cap)) if reranker is not None else opts
+        outs = self._retrievers(collection).search_batch(queries, fetch)
+        replies = []
+        for query, out in zip(queries, outs, strict=True):
+            usage = Usage()
+            info: dict[str, Any] = {"status": "disabled", "backend": self.backend, "reason": None, "cached": False}
+            results, rerank_ms = out.results, 0.0
+            if wanted and reranker is None:
+                info.update(status="skipped", reason=NO_LLM)
+            elif reranker is not None:
+                outcome = reranker.rerank(query, results[:cap], usage)
+                results, rerank_ms = outcome.results + results[cap:], outcome.ms
+                info.update(status=outcome.status, reason=outcome.reason, cached=outcome.cached)
+            timings = {**out.timings_ms, "rerank": rerank_ms}
+            timings["total"] = round(sum(timings.values()), 3)
+            replies.append(SearchReply(results[: opts.top_k], info, usage, timings))
+        return replies
+
+    def search_batch(self, queries: list[str], opts: SearchOptions, collection: str | None = None) -> list[SearchReply]:
+        """Many queries in one call, in retrieval order (not reranked)."""
+        replies = self.search_many(queries, opts, collection, rerank=False)
+        for reply in replies:
+            reply.rerank.update(backend=None, reason=BATCH_NOT_RERANKED)
+        return replies
+
+    def answer(self, question: str, opts: SearchOptions, collection: str | None = None) -> Iterator[Event]:
+        """Events of one answer; an LLM failure ends it with ``status: failed`` and the reason, never raises."""
+        if self.generator is None:
+            raise LLMNotConfiguredError(f"answers need an LLM: {NO_LLM}")
+        started = time.perf_counter()
+        reply = self.search(question, opts, collection)
+        passages = reply.results
+        yield Event("passages", {"results": [asdict(p) for p in passages], "rerank": reply.rerank})
+        answer: Answer | None = None
+        status, reason, parts = "ok", None, []
+        t0 = time.perf_counter()
+        try:
+            for piece in self.generator.stream(question, passages, reply.usage):
+                if isinstance(piece, Answer):
+                    answer = piece
+                else:
+                    parts.append(piece)
+                    yield Event("token", {"text": piece})
+        except LLMError as exc:
+            status, reason = "failed", str(exc)
+        if answer is not None and answer.truncated:
+            status, reason = "truncated", "the answer reached RAGLINE_ANSWER_MAX_TOKENS"
+        timings = {
+            **reply.timings_ms,
+            "generate": round((time.perf_counter() - t0) * 1000, 3),
+            "total": round((time.perf_counter() - started) * 1000, 3),
+        }
+        yield Event(
+            "done",
+            {
+                "answer": answer.text if answer else "".join(parts),
+                "status": status,
+                "reason": reason,
+                "citations": [asdict(c) for c in answer.citations] if answer else [],
+                "rerank": reply.rerank,
+                "usage": reply.usage.as_dict(),
+                "timings_ms": timings,
+            },
+        )

@@ -1,0 +1,187 @@
+"""The one place that builds ragline's parts from ``Settings``: stores, embedder, sparse encoder, the LLM and
+the query pipeline. The API, the CLIs, the evaluation and the benchmarks all get their parts here."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from qdrant_client import QdrantClient
+
+from rag.config import COLLECTION_NAME_PATTERN, Settings
+from rag.embedding import Embedder
+from rag.errors import UsageError
+from rag.generation import AnswerGenerator
+from rag.llm.backend_choice import make_llm
+from rag.llm.base import LLMBackend
+from rag.llm.pricing import PriceTable
+from rag.llm.usage import MeteredLLM, UsageMeter
+from rag.query_pipeline import QueryPipeline
+from rag.rerank.reranker import RerankConfig, Reranker
+from rag.retrieval import Retriever
+from rag.sparse import SparseEncoder
+from rag.store.base import IndexConfig, Store
+from rag.store.edge import EdgeStore, list_collections
+from rag.store.server import ServerStore
+
+StoreOpener = Callable[[str | None], Store]  # a collection's store, opened or reused
+_COLLECTION_NAME = re.compile(COLLECTION_NAME_PATTERN)
+
+
+@lru_cache(maxsize=8)
+def _client(url: str, api_key: str | None) -> QdrantClient:
+    # One client per URL and process: ':memory:' is then one shared in-process engine.
+    if url == ":memory:":
+        return QdrantClient(location=":memory:")
+    return QdrantClient(url=url, api_key=api_key)
+
+
+def _server_client(settings: Settings) -> QdrantClient:
+    assert settings.qdrant_url is not None
+    key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+    return _client(settings.qdrant_url, key)
+
+
+def index_config(settings: Settings) -> IndexConfig:
+    return IndexConfig(
+        hnsw_m=settings.hnsw_m,
+        hnsw_ef_construct=settings.hnsw_ef_construct,
+        hnsw_ef=settings.hnsw_ef,
+        extra_indexes=tuple(settings.payload_index_list()),
+    )
+
+
+def open_store(settings: Settings, collection: str | None = None) -> Store:
+    """The configured store for one collection (``settings.collection`` unless named): the embedded Qdrant
+    Edge shard by default, a Qdrant server when ``RAGLINE_QDRANT_URL`` is set."""
+    name = collection or settings.collection
+    if settings.qdrant_url:
+        return ServerStore(
+            _server_client(settings),
+            name,
+            shards=settings.qdrant_shards,
+            replicas=settings.qdrant_replicas,
+            index=index_config(settings),
+        )
+    return EdgeStore(settings.data_dir, name, index_config(settings))
+
+
+class OpenStores:
+    """Each collection's store, opened on first use (after its name is checked) and kept until ``close``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._stores: dict[str, Store] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, collection: str | None) -> Store:
+        name = collection or self.settings.collection
+        if not _COLLECTION_NAME.match(name):
+            raise UsageError(f"collection: {name!r} is not a valid name (letters, digits, '_' and '-', 1-64)")
+        with self._lock:
+            if name not in self._stores:
+                self._stores[name] = open_store(self.settings, name)
+            return self._stores[name]
+
+    def close(self) -> None:
+        with self._lock:
+            for store in self._stores.values():
+                store.close()
+            self._stores.clear()
+
+
+def collection_names(settings: Settings) -> list[str]:
+    """Every collection in the configured engine."""
+    if settings.qdrant_url:
+        return sorted(c.name for c in _server_client(settings).get_collections().collections)
+    return list_collections(settings.data_dir)
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    return Embedder(
+        settings.embed_model,
+        batch_size=settings.embed_batch_size,
+        device=settings.embed_device,
+        backend=settings.embed_backend,
+        cache_dir=settings.model_cache_dir,
+    )
+
+
+def make_sparse(settings: Settings) -> SparseEncoder:
+    return SparseEncoder(avg_len=settings.bm25_avg_len)
+
+
+def make_retriever(settings: Settings, store: Store, embedder: Embedder, sparse: SparseEncoder) -> Retriever:
+    """A retriever over an open store with the configured prefetch size and fusion."""
+    return Retriever(store, embedder, sparse, prefetch_limit=settings.prefetch_limit, fusion=settings.fusion)
+
+
+def make_meter(settings: Settings) -> UsageMeter:
+    return UsageMeter(PriceTable.from_json(settings.llm_prices, settings.ollama_gpu_hour_usd), settings.usage_log)
+
+
+def rerank_config(settings: Settings) -> RerankConfig:
+    return RerankConfig(
+        strategy=settings.rerank_strategy,
+        window=settings.rerank_window,
+        step=settings.rerank_step,
+        passage_tokens=settings.rerank_passage_tokens,
+        timeout_ms=settings.rerank_timeout_ms,
+        retries=settings.rerank_retries,
+    )
+
+
+def make_reranker(settings: Settings, llm: MeteredLLM) -> Reranker:
+    return Reranker(
+        llm,
+        rerank_config(settings),
+        cache_size=settings.rerank_cache_size,
+        concurrency=settings.rerank_concurrency,
+    )
+
+
+@dataclass(slots=True)
+class Parts:
+    """Everything a process needs to search and answer, built once."""
+
+    settings: Settings
+    embedder: Embedder
+    sparse: SparseEncoder
+    llm: LLMBackend | None
+    meter: UsageMeter
+    pipeline: QueryPipeline
+
+
+def build_parts(
+    settings: Settings,
+    stores: StoreOpener,
+    embedder: Embedder | None = None,
+    with_llm: bool = True,
+) -> Parts:
+    """Settings in, parts out. ``stores`` opens (or reuses) a collection's store; ``with_llm=False`` leaves the
+    LLM out (retrieval only)."""
+    embedder = embedder or make_embedder(settings)
+    sparse = make_sparse(settings)
+    backend = make_llm(settings) if with_llm else None
+    meter = make_meter(settings)
+    reranker = generator = None
+    if backend is not None:
+        metered = MeteredLLM(backend, meter)
+        reranker = make_reranker(settings, metered)
+        generator = AnswerGenerator(
+            metered,
+            max_tokens=settings.answer_max_tokens,
+            passage_tokens=settings.answer_passage_tokens,
+            timeout_s=settings.llm_timeout_s,
+        )
+    pipeline = QueryPipeline(
+        settings,
+        lambda name: make_retriever(settings, stores(name), embedder, sparse),
+        reranker,
+        generator,
+        backend.name if backend else None,
+    )
+    return Parts(settings, embedder, sparse, backend, meter, pipeline)
