@@ -50,6 +50,7 @@ def index_config(settings: Settings) -> IndexConfig:
         hnsw_m=settings.hnsw_m,
         hnsw_ef_construct=settings.hnsw_ef_construct,
         hnsw_ef=settings.hnsw_ef,
+        full_scan_kb=settings.hnsw_full_scan_kb,
         extra_indexes=tuple(settings.payload_index_list()),
     )
 

@@ -29,6 +29,7 @@ from rag.api.schemas import (
 )
 from rag.filters import parse_filter
 from rag.query_pipeline import Event, SearchReply
+from rag.retrieval import SearchOptions
 
 router = APIRouter()
 _ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 503)}
@@ -44,6 +45,18 @@ def _response(reply: SearchReply) -> SearchResponse:
     )
 
 
+def _options(state: ServerState, body: SearchRequest | BatchSearchRequest) -> SearchOptions:
+    """The request's retrieval options; what it leaves out comes from the settings."""
+    return state.pipeline.options(
+        top_k=body.top_k,
+        mode=body.mode,
+        conditions=parse_filter(body.filter),
+        group_by_doc=body.group_by_doc,
+        fusion=body.fusion,
+        weights=body.weights if isinstance(body, SearchRequest) else None,
+    )
+
+
 def _check_query(request: Request, query: str) -> None:
     limit = request.app.state.settings.max_query_chars
     if len(query) > limit:
@@ -54,16 +67,7 @@ def _check_query(request: Request, query: str) -> None:
 def search(body: SearchRequest, request: Request, state: State) -> SearchResponse:
     """Hybrid (or dense/sparse) retrieval with metadata filters, reranked by the LLM when configured."""
     _check_query(request, body.query)
-    pipeline = state.pipeline
-    opts = pipeline.options(
-        top_k=body.top_k,
-        mode=body.mode,
-        conditions=parse_filter(body.filter),
-        group_by_doc=body.group_by_doc,
-        fusion=body.fusion,
-        weights=body.weights,
-    )
-    reply = pipeline.search(body.query, opts, body.collection, body.rerank)
+    reply = state.pipeline.search(body.query, _options(state, body), body.collection, body.rerank)
     request.app.state.metrics.observe_stages(reply.timings_ms)
     return _response(reply)
 
@@ -75,15 +79,7 @@ def search_batch(body: BatchSearchRequest, request: Request, state: State) -> Ba
         if not q.strip():
             raise HTTPException(422, f"queries[{n}]: must not be blank")
         _check_query(request, q)
-    pipeline = state.pipeline
-    opts = pipeline.options(
-        top_k=body.top_k,
-        mode=body.mode,
-        conditions=parse_filter(body.filter),
-        group_by_doc=body.group_by_doc,
-        fusion=body.fusion,
-    )
-    replies = pipeline.search_batch(body.queries, opts, body.collection)
+    replies = state.pipeline.search_batch(body.queries, _options(state, body), body.collection)
     return BatchSearchResponse(responses=[_response(r) for r in replies])
 
 

@@ -42,7 +42,8 @@ class IndexConfig:
 
     hnsw_m: int
     hnsw_ef_construct: int
-    hnsw_ef: int  # candidates kept while searching the graph; higher finds more of the true neighbours
+    hnsw_ef: int | None  # search-time candidates; higher finds more true neighbours (None: the engine's default)
+    full_scan_kb: int  # below this much vector data a segment is searched exactly
     extra_indexes: tuple[tuple[str, str], ...] = ()
 
 

@@ -126,7 +126,9 @@ class EdgeStore:
 
     def _config(self, meta: CollectionMeta) -> EdgeConfig:
         index = self._index
-        hnsw = HnswIndexConfig(m=index.hnsw_m, ef_construct=index.hnsw_ef_construct, full_scan_threshold=1000)
+        hnsw = HnswIndexConfig(
+            m=index.hnsw_m, ef_construct=index.hnsw_ef_construct, full_scan_threshold=index.full_scan_kb
+        )
         return EdgeConfig(
             vectors={DENSE: EdgeVectorParams(size=meta.dimension, distance=Distance.Cosine)},
             sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},

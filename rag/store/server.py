@@ -82,7 +82,11 @@ class ServerStore:
                 self.name,
                 vectors_config={DENSE: models.VectorParams(size=meta.dimension, distance=models.Distance.COSINE)},
                 sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-                hnsw_config=models.HnswConfigDiff(m=self._index.hnsw_m, ef_construct=self._index.hnsw_ef_construct),
+                hnsw_config=models.HnswConfigDiff(
+                    m=self._index.hnsw_m,
+                    ef_construct=self._index.hnsw_ef_construct,
+                    full_scan_threshold=self._index.full_scan_kb,
+                ),
                 shard_number=self._shards,
                 replication_factor=self._replicas,
                 metadata=meta.as_dict(),
