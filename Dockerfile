@@ -11,6 +11,6 @@ RUN pip install . && useradd --create-home --uid 10001 ragline && mkdir -p /data
 USER ragline
 ENV RAGLINE_DATA_DIR=/data
 # Export and quantize the default embedder to ONNX now, not at the first start.
-RUN python -c "from rag.components import make_embedder; from rag.config import Settings; make_embedder(Settings()).encode(['ok'])"
+RUN python -c "from rag.wiring import make_embedder; from rag.config import Settings; make_embedder(Settings()).encode(['ok'])"
 EXPOSE 8000
 CMD ["rag", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from bench.machine import describe_machine
 from rag.config import Settings
 from rag.wiring import OpenStores, build_parts

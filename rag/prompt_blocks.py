@@ -1,26 +1,30 @@
-"""Delimited data blocks shared by the rerank and answer prompts: the query and passages are escaped so that
-nothing inside them can open or close a block."""
+"""Delimited data blocks shared by the rerank and answer prompts. Only what could open or close a block is
+escaped, so ``p<0.05`` reaches the model as written while ``</passage>`` in a document cannot end its block."""
 
 from __future__ import annotations
 
-import html
+import re
 
 from rag.stored_chunk import SearchResult
 
-# English prose runs about 4 tokens to 3 words, the ratio used to turn a token budget into words.
-_WORDS_PER_TOKEN = 0.75
+# Gemini and Gemma tokenizers average about 4 characters a token on English prose.
+CHARS_PER_TOKEN = 4
+_BLOCK_TAG = re.compile(r"<(\s*/?\s*(?:query|question|passage)\b)", re.IGNORECASE)
 
 
 def escape(text: str) -> str:
-    """Text that cannot open or close a block: ``<``, ``>`` and ``&`` become entities."""
-    return html.escape(text, quote=False)
+    """``text`` with every tag that could open or close a block defused (``<`` becomes ``&lt;`` there only)."""
+    return _BLOCK_TAG.sub(r"&lt;\1", text)
 
 
 def clip(text: str, max_tokens: int) -> str:
-    """The first ``max_tokens`` (estimated) of ``text``, cut between words."""
-    words = text.split()
-    keep = max(1, int(max_tokens * _WORDS_PER_TOKEN))
-    return " ".join(words[:keep]) + (" …" if len(words) > keep else "")
+    """About the first ``max_tokens`` tokens of ``text`` (4 characters a token), cut between words."""
+    limit = max(1, max_tokens * CHARS_PER_TOKEN)
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > 0 else limit] + " …"
 
 
 def passage_block(pid: int, passage: SearchResult, max_tokens: int) -> str:
