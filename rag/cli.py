@@ -111,6 +111,8 @@ class _Session:
 
     def __exit__(self, *exc: object) -> None:
         self.parts.pipeline.close()
+        if self.parts.llm is not None:
+            self.parts.llm.close()
         self.stores.close()
 
 
@@ -153,7 +155,7 @@ def _ask(args: argparse.Namespace) -> int:
             f"${usage['cost_usd']:.6f}",
             file=sys.stderr,
         )
-    if done["status"] == "failed":
+    if done["status"] in ("failed", "blocked"):
         print(f"rag: error: no answer: {done['reason']}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     return EXIT_OK

@@ -13,6 +13,7 @@ from rag.errors import ConfigError
 
 DEFAULT_EMBED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 COLLECTION_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+ThinkingLevel = Literal["minimal", "low", "medium", "high"]
 INDEX_TYPES = ("keyword", "integer", "float", "datetime", "bool")
 
 
@@ -90,6 +91,13 @@ class Settings(BaseSettings):
     )
     gemini_model: str = Field("gemini-3.1-flash-lite", description="Gemini model.")
     gemini_base_url: str | None = Field(None, description="Gemini API base URL (proxies, tests).")
+    gemini_thinking_rerank: ThinkingLevel = Field(
+        "minimal", description="Gemini thinking level for rerank calls (3.x: thinkingLevel; 2.5: minimal = budget 0)."
+    )
+    gemini_thinking_answer: ThinkingLevel = Field("low", description="Gemini thinking level for answers.")
+    gemini_temperature: float | None = Field(
+        None, ge=0, le=2, description="Gemini temperature; unset keeps the model's default (1.0 for Gemini 3)."
+    )
     ollama_host: str = Field(
         "http://127.0.0.1:11434",
         validation_alias=AliasChoices("RAGLINE_OLLAMA_HOST", "OLLAMA_HOST"),
@@ -99,6 +107,10 @@ class Settings(BaseSettings):
     ollama_num_ctx: int = Field(8192, ge=512, description="Ollama context window, set on every call.")
     ollama_keep_alive: str = Field("30m", description="How long Ollama keeps the model loaded after a call.")
     llm_timeout_s: float = Field(60.0, gt=0, description="Longest wait for one answer-generation call.")
+    llm_max_concurrency: int = Field(8, ge=1, description="LLM calls in flight at once, per backend and process.")
+    llm_rpm: int = Field(
+        1000, ge=0, description="LLM calls started per minute, per backend and process (0: no limit)."
+    )
     llm_prices: str = Field(
         "",
         description='Extra prices per 1M tokens as JSON, e.g. {"gemini-3.1-flash-lite": [0.25, 1.5]} (input, output).',
@@ -107,14 +119,32 @@ class Settings(BaseSettings):
     usage_log: Path | None = Field(None, description="JSONL file that gets one line per LLM call.")
 
     rerank: bool = Field(True, description="Rerank searches with the LLM unless a request says otherwise.")
-    rerank_strategy: Literal["pointwise", "listwise"] = Field("pointwise", description="How the LLM reranks.")
-    rerank_candidates: int = Field(30, ge=2, le=100, description="Retrieved candidates the LLM reranks.")
+    rerank_strategy: Literal["graded", "pointwise", "listwise"] = Field(
+        "graded",
+        description="How the LLM judges: graded (one call grades every candidate 0-10), pointwise (a call per "
+        "candidate), listwise (RankGPT windows).",
+    )
+    rerank_weight: float = Field(
+        1.0,
+        ge=0,
+        description="What an LLM grade that stands out adds to the retrieval score (scaled 0-1), per standard "
+        "deviation past RAGLINE_RERANK_STANDOUT (chosen with bench/rerank.py; 0: retrieval order).",
+    )
+    rerank_standout: float = Field(
+        2.0,
+        ge=0,
+        description="Standard deviations above the query's mean grade before a grade moves a passage.",
+    )
+    rerank_candidates: int = Field(
+        20, ge=2, le=100, description="Retrieved candidates the LLM judges (never more per query)."
+    )
     rerank_window: int = Field(20, ge=2, description="Listwise: passages per call.")
     rerank_step: int = Field(10, ge=1, description="Listwise: how far the window slides.")
-    rerank_passage_tokens: int = Field(192, ge=16, description="Token budget of each passage in a rerank prompt.")
+    rerank_passage_tokens: int = Field(
+        56, ge=16, description="Token budget of each passage in a rerank prompt (about 4 characters a token)."
+    )
     rerank_timeout_ms: int = Field(4000, ge=50, description="Deadline of the rerank stage; retrieval order after.")
     rerank_retries: int = Field(2, ge=0, description="Retries of a failed call, only when they fit the deadline.")
-    rerank_concurrency: int = Field(32, ge=1, description="Pointwise calls in flight at once (per process).")
     rerank_cache_size: int = Field(1024, ge=0, description="Cached rerank results (0 disables the cache).")
     answer_passages: int = Field(5, ge=1, le=20, description="Top passages an answer is grounded in.")
     answer_max_tokens: int = Field(512, ge=16, description="Longest generated answer.")

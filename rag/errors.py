@@ -12,13 +12,22 @@
     └── LLMError              an LLM call that did not give a usable answer (search degrades, never fails)
         ├── LLMNotConfiguredError  no backend chosen
         ├── LLMUnavailableError    connection refused, 5xx, or the model is not pulled
-        ├── LLMRateLimitedError    429 from the backend
+        ├── LLMAccessError         bad key, no permission, unknown model: permanent, never retried
+        ├── LLMRateLimitedError    429 from the backend, with the delay it asked for when it said
+        ├── LLMBlockedError        the provider's safety, recitation or blocklist filters stopped it
         ├── LLMTimeoutError        slower than the deadline
-        └── LLMOutputError         output that cannot be parsed as asked
+        └── LLMOutputError         output that cannot be parsed as asked (or none: all spent on thinking)
 
 The core never imports its edges; the edges map these in one table each: HTTP status codes in
 ``rag/api/error_status.py``, exit codes in ``rag/exit_codes.py``.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rag.llm.base import Completion
 
 
 class RaglineError(Exception):
@@ -58,7 +67,11 @@ class LoaderError(RaglineError):
 
 
 class LLMError(RaglineError):
-    """An LLM call that did not give a usable answer."""
+    """An LLM call that did not give a usable answer. ``billed`` holds the tokens it still cost, if any."""
+
+    def __init__(self, message: str, *, billed: Completion | None = None) -> None:
+        super().__init__(message)
+        self.billed = billed
 
 
 class LLMNotConfiguredError(LLMError):
@@ -69,8 +82,20 @@ class LLMUnavailableError(LLMError):
     """The backend cannot be reached, failed on its side, or lacks the model."""
 
 
+class LLMAccessError(LLMUnavailableError):
+    """The key is invalid, lacks permission, or the model does not exist: retrying cannot help."""
+
+
 class LLMRateLimitedError(LLMError):
-    """The backend refused the call for now (HTTP 429)."""
+    """The backend refused the call for now (HTTP 429); ``retry_after_s`` is the delay it asked for."""
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class LLMBlockedError(LLMError):
+    """The provider stopped the prompt or the answer (safety, recitation, prohibited content, blocklist)."""
 
 
 class LLMTimeoutError(LLMError):

@@ -66,6 +66,7 @@ class AnswerGenerator:
         request = LLMRequest(
             ANSWER_SYSTEM,
             answer_prompt(question, passages, self.passage_tokens),
+            purpose="answer",
             max_tokens=self.max_tokens,
             timeout_s=self.timeout_s,
         )

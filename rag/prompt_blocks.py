@@ -27,8 +27,14 @@ def clip(text: str, max_tokens: int) -> str:
     return text[: cut if cut > 0 else limit] + " …"
 
 
+def title_budget(passage_tokens: int) -> int:
+    """Tokens a passage's title may take: a quarter of the passage's, at least 16."""
+    return max(16, passage_tokens // 4)
+
+
 def passage_block(pid: int, passage: SearchResult, max_tokens: int) -> str:
-    title = f"Title: {escape(passage.title)}\n" if passage.title else ""
+    """One passage, its text cut to ``max_tokens`` and its title to ``title_budget``."""
+    title = f"Title: {escape(clip(passage.title, title_budget(max_tokens)))}\n" if passage.title else ""
     return f'<passage id="{pid}">\n{title}{escape(clip(passage.text, max_tokens))}\n</passage>'
 
 

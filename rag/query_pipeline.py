@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from rag.config import Settings
-from rag.errors import LLMError, LLMNotConfiguredError
+from rag.errors import LLMBlockedError, LLMError, LLMNotConfiguredError
 from rag.generation import Answer, AnswerGenerator
 from rag.llm.backend_choice import NO_LLM
 from rag.llm.usage import Usage
@@ -124,7 +124,8 @@ class QueryPipeline:
         return replies
 
     def answer(self, question: str, opts: SearchOptions, collection: str | None = None) -> Iterator[Event]:
-        """Events of one answer; an LLM failure ends it with ``status: failed`` and the reason, never raises."""
+        """Events of one answer; an LLM failure ends it with ``status: failed`` (``blocked`` when the provider's
+        filters stopped it) and the reason, never raises."""
         if self.generator is None:
             raise LLMNotConfiguredError(f"answers need an LLM: {NO_LLM}")
         started = time.perf_counter()
@@ -141,6 +142,8 @@ class QueryPipeline:
                 else:
                     parts.append(piece)
                     yield Event("token", {"text": piece})
+        except LLMBlockedError as exc:
+            status, reason = "blocked", str(exc)
         except LLMError as exc:
             status, reason = "failed", str(exc)
         if answer is not None and answer.truncated:

@@ -15,6 +15,7 @@ from rag.config import COLLECTION_NAME_PATTERN, Settings
 from rag.embedding import Embedder
 from rag.errors import UsageError
 from rag.generation import AnswerGenerator
+from rag.llm.admission import Admission
 from rag.llm.backend_choice import make_llm
 from rag.llm.base import LLMBackend
 from rag.llm.pricing import PriceTable
@@ -132,7 +133,14 @@ def rerank_config(settings: Settings) -> RerankConfig:
         passage_tokens=settings.rerank_passage_tokens,
         timeout_ms=settings.rerank_timeout_ms,
         retries=settings.rerank_retries,
+        weight=settings.rerank_weight,
+        standout=settings.rerank_standout,
     )
+
+
+def make_metered(settings: Settings, backend: LLMBackend, meter: UsageMeter) -> MeteredLLM:
+    """The backend behind its admission gate (RAGLINE_LLM_MAX_CONCURRENCY, RAGLINE_LLM_RPM) and the meter."""
+    return MeteredLLM(backend, meter, Admission(settings.llm_max_concurrency, settings.llm_rpm))
 
 
 def make_reranker(settings: Settings, llm: MeteredLLM) -> Reranker:
@@ -140,7 +148,7 @@ def make_reranker(settings: Settings, llm: MeteredLLM) -> Reranker:
         llm,
         rerank_config(settings),
         cache_size=settings.rerank_cache_size,
-        concurrency=settings.rerank_concurrency,
+        concurrency=settings.llm_max_concurrency,
     )
 
 
@@ -170,7 +178,7 @@ def build_parts(
     meter = make_meter(settings)
     reranker = generator = None
     if backend is not None:
-        metered = MeteredLLM(backend, meter)
+        metered = make_metered(settings, backend, meter)
         reranker = make_reranker(settings, metered)
         generator = AnswerGenerator(
             metered,

@@ -13,7 +13,7 @@ from rag.api.app import create_app
 from rag.api.deps import ServerState
 from rag.config import Settings
 from rag.embedding import Embedder
-from tests.fakes.gemini import gemini_server
+from tests.fakes.gemini import BAD_KEY, gemini_server
 from tests.fakes.judges import judge, keyword_grade
 from tests.fakes.ollama import ollama_server
 from tests.fakes.server import Behaviour, FakeServer
@@ -64,10 +64,10 @@ def test_search_is_reranked_and_priced(gemini) -> None:
     assert body["rerank"] == {"status": "ok", "backend": "gemini", "reason": None, "cached": False}
     assert body["results"][0]["doc_id"] == "d.pdf" and len(body["results"]) == 3
     usage = body["usage"]
-    assert usage["calls"] == len(server.fake.requests) == 5  # pointwise: one call per candidate (5 docs)
+    assert usage["calls"] == len(server.fake.requests) == 1  # graded: one call grades every candidate
     assert usage["input_tokens"] > 0 and usage["cost_usd"] > 0 and body["timings_ms"]["rerank"] > 0
     again = search(client, query="penguins in the southern hemisphere", top_k=3)
-    assert again["rerank"]["cached"] and again["usage"]["calls"] == 0 and len(server.fake.requests) == 5
+    assert again["rerank"]["cached"] and again["usage"]["calls"] == 0 and len(server.fake.requests) == 1
     plain = search(client, query="penguins in the southern hemisphere", rerank=False)
     assert plain["rerank"]["status"] == "disabled" and plain["usage"]["calls"] == 0
 
@@ -92,7 +92,7 @@ def test_answer_cites_the_passages_it_was_given(gemini) -> None:
     assert len(body["results"]) == 3 and body["results"][0]["doc_id"] == "d.pdf"
     first = body["citations"][0]
     assert (first["n"], first["doc_id"], first["chunk_id"]) == (1, "d.pdf", body["results"][0]["chunk_id"])
-    assert body["usage"]["calls"] == 5 + 1  # rerank of the candidates, then the answer
+    assert body["usage"]["calls"] == 1 + 1  # one graded rerank call, then the answer
     assert "generate" in body["timings_ms"]
     answer_call = server.fake.requests[-1]
     assert answer_call["path"].endswith(":streamGenerateContent?alt=sse")
@@ -121,6 +121,25 @@ def test_a_failing_llm_degrades_the_answer_not_the_service(gemini) -> None:
     with client.stream("POST", "/v1/answer", json={"query": "penguins", "stream": True}) as r:
         events = sse(r.read().decode())
     assert [n for n, _ in events] == ["passages", "done"] and events[-1][1]["status"] == "failed"
+
+
+def test_a_blocked_answer_says_so(gemini) -> None:
+    client, server = gemini
+    server.fake.script = [Behaviour(), Behaviour(blocked="SAFETY")]  # the rerank call passes, the answer not
+    body = client.post("/v1/answer", json={"query": "where do penguins live"}).json()
+    assert body["status"] == "blocked" and "SAFETY" in body["reason"] and body["answer"] == ""
+    assert body["rerank"]["status"] == "ok" and body["usage"]["calls"] == 2
+
+
+def test_readyz_reports_the_llm_without_holding_search_back(tmp_path: Path, embedder: Embedder) -> None:
+    with gemini_server() as server:
+        settings = Settings(data_dir=tmp_path / "data", gemini_api_key=BAD_KEY, gemini_base_url=server.url)
+        for client in _serve(settings, embedder, make_folder(tmp_path)):
+            ready = client.get("/readyz")
+            assert ready.status_code == 200 and ready.json()["status"] == "ready"
+            llm = ready.json()["llm"]
+            assert llm["status"] == "unavailable" and "API_KEY_INVALID" in llm["reason"]
+            assert search(client, query="penguins")["results"][0]["doc_id"] == "d.pdf"
 
 
 def test_usage_totals_metrics_and_log(gemini, tmp_path: Path) -> None:

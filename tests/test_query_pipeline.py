@@ -70,7 +70,7 @@ def test_eval_and_the_api_send_the_same_capped_candidates(beir: Path, tmp_path: 
         env = {"GEMINI_API_KEY": "k", "RAGLINE_GEMINI_BASE_URL": server.url, "RAGLINE_RERANK_CANDIDATES": "5"}
         p = rag(["eval", str(beir), "--rerank", "--json"], cli_env(data, **env))
         assert p.returncode == 0, p.stderr
-        assert json.loads(p.stdout)["rerank"]["calls_per_1k"] == 5000  # 5 pointwise calls per query
+        assert json.loads(p.stdout)["rerank"]["calls_per_1k"] == 1000  # one graded call per query
         from_eval = passages_sent(server)
         server.fake.requests.clear()
 
@@ -88,11 +88,12 @@ def test_eval_and_the_api_send_the_same_capped_candidates(beir: Path, tmp_path: 
                 assert r.status_code == 200, r.text
                 body = r.json()
                 # Never more than the cap goes to the LLM, however many results are asked for.
-                assert body["rerank"]["status"] == "ok" and body["usage"]["calls"] == 5
+                assert body["rerank"]["status"] == "ok" and body["usage"]["calls"] == 1
                 assert len(body["results"]) == 20
         state.close()
         from_api = passages_sent(server)
     assert set(from_eval) == set(QUERIES.values())
+    assert all(len(passages) == 5 for passages in from_eval.values())  # never more than the cap
     assert from_api == from_eval
 
 

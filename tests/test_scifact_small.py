@@ -13,11 +13,12 @@ from ingest.pipeline import Ingestor
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.ir_metrics import ndcg_at
-from rag.llm.gemini_backend import GeminiBackend
+from rag.llm.backend_choice import make_llm
 from rag.llm.pricing import PriceTable
-from rag.llm.usage import MeteredLLM, Usage, UsageMeter
+from rag.llm.usage import Usage, UsageMeter
+from rag.prompt_blocks import clip, title_budget
 from rag.retrieval import Retriever, SearchOptions
-from rag.wiring import make_reranker, make_retriever, make_sparse, open_store
+from rag.wiring import make_metered, make_reranker, make_retriever, make_sparse, open_store
 from tests.conftest import SCIFACT
 from tests.fakes.gemini import gemini_server
 from tests.fakes.judges import Passage, judge
@@ -31,7 +32,7 @@ class Subset:
     folder: Path
     queries: dict[str, str]  # query id → text, for the first N_QUERIES judged train queries
     qrels: dict[str, dict[str, int]]
-    titles: dict[str, set[str]]  # title → doc ids, how a judge recognises a passage
+    titles: dict[str, set[str]]  # title as a prompt shows it → doc ids, how a judge recognises a passage
 
 
 def _subset(root: Path) -> Subset:
@@ -50,7 +51,8 @@ def _subset(root: Path) -> Subset:
     (folder / "corpus.jsonl").write_text("\n".join(json.dumps(d) for d in keep))
     titles: dict[str, set[str]] = {}
     for d in keep:
-        titles.setdefault(d["title"], set()).add(d["_id"])
+        shown = clip(d["title"], title_budget(Settings().rerank_passage_tokens))
+        titles.setdefault(shown, set()).add(d["_id"])
     return Subset(folder, {q: texts[q] for q in qrels}, qrels, titles)
 
 
@@ -79,7 +81,7 @@ def test_scifact_subset_hybrid_finds_relevant(scifact) -> None:
     assert hits["hybrid"] >= max(hits["dense"], hits["sparse"]) - 2, hits
 
 
-@pytest.mark.parametrize("strategy", ["pointwise", "listwise"])
+@pytest.mark.parametrize("strategy", ["graded", "pointwise", "listwise"])
 def test_a_perfect_judge_reaches_the_best_order_the_candidates_allow(scifact, strategy: str) -> None:
     """The plumbing loses nothing: prompts, parsing and reordering carry a perfect judgement through."""
     subset, retriever = scifact
@@ -91,9 +93,17 @@ def test_a_perfect_judge_reaches_the_best_order_the_candidates_allow(scifact, st
 
     with gemini_server() as server:
         server.fake.responder = judge(grade)
-        llm = MeteredLLM(GeminiBackend("k", "gemini-3.1-flash-lite", server.url), UsageMeter(PriceTable()))
-        settings = Settings(rerank_strategy=strategy, rerank_timeout_ms=30_000, rerank_cache_size=0)
-        reranker = make_reranker(settings, llm)
+        settings = Settings(
+            gemini_api_key="k",
+            gemini_base_url=server.url,
+            rerank_strategy=strategy,
+            rerank_timeout_ms=30_000,
+            rerank_cache_size=0,
+            rerank_weight=100.0,  # the judge decides: the plumbing, not the fusion, is under test
+            rerank_standout=0.0,
+            llm_rpm=0,  # 1,800 pointwise calls in seconds: a fake has no quota
+        )
+        reranker = make_reranker(settings, make_metered(settings, make_llm(settings), UsageMeter(PriceTable())))
         got = best = before = 0.0
         for q, text in subset.queries.items():
             candidates = retriever.search(text, SearchOptions(top_k=30, mode="hybrid")).results

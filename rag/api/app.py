@@ -132,12 +132,13 @@ def create_app(settings: Settings, server: ServerState | None = None) -> FastAPI
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"], summary="The model and the store are loaded.")
+    @app.get("/readyz", tags=["ops"], summary="The model and the store are loaded; the LLM's state.")
     def readyz(request: Request) -> Response:
         svc: ServerState | None = getattr(request.app.state, "server", None)
         if svc is None or not svc.ready:
             return JSONResponse({"status": "loading"}, status_code=503)
-        return JSONResponse({"status": "ready"})
+        # Search is ready without the LLM (it falls back to retrieval order); the LLM's state is reported.
+        return JSONResponse({"status": "ready", "llm": svc.llm_state})
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics.")
     def metrics_endpoint() -> Response:

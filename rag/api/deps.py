@@ -35,6 +35,7 @@ class ServerState:
         self.meter = self.parts.meter
         self._write_lock = threading.Lock()
         self.ready = False
+        self.llm_state: dict[str, Any] = {"backend": None, "status": "none"}
 
     @property
     def pipeline(self) -> QueryPipeline:
@@ -44,16 +45,22 @@ class ServerState:
         """Load the model and open the default collection's store."""
         self.parts.embedder.encode(["warm up"])
         self.stores(None).count()
-        if self.parts.llm is not None:
+        llm = self.parts.llm
+        if llm is not None:
+            self.llm_state = {"backend": llm.name, "model": llm.model, "status": "ok"}
             try:
-                self.parts.llm.check()
+                llm.check()
+                log.info("LLM ready: %s %s", llm.name, llm.model)
             except LLMError as exc:
-                # Not fatal: reranking falls back to retrieval order until the backend is there.
-                log.warning("LLM not usable yet: %s", exc)
+                # Not fatal: searches fall back to retrieval order until the backend is there.
+                self.llm_state.update(status="unavailable", reason=str(exc))
+                log.warning("LLM not usable: %s — searches come back in retrieval order", exc)
         self.ready = True
 
     def close(self) -> None:
         self.pipeline.close()
+        if self.parts.llm is not None:
+            self.parts.llm.close()
         self.stores.close()
 
     def _ingestor(self, collection: str | None) -> Ingestor:

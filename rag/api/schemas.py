@@ -81,7 +81,8 @@ class RerankInfo(BaseModel):
 
 class Usage(BaseModel):
     input_tokens: int = Field(0, description="LLM input tokens.")
-    output_tokens: int = Field(0, description="LLM output tokens.")
+    output_tokens: int = Field(0, description="LLM output tokens, thinking included (billed as output).")
+    thinking_tokens: int = Field(0, description="Of the output tokens, those the model spent thinking.")
     cost_usd: float = Field(0.0, description="Estimated LLM cost.")
     calls: int = Field(0, description="LLM calls made.")
 
@@ -145,7 +146,9 @@ class Citation(BaseModel):
 
 class AnswerResponse(BaseModel):
     answer: str = Field(description="The answer with [n] citations (empty when generation failed).")
-    status: Literal["ok", "truncated", "failed"] = Field(description="How generation went.")
+    status: Literal["ok", "truncated", "failed", "blocked"] = Field(
+        description="How generation went; blocked: the provider's safety, recitation or blocklist filters stopped it."
+    )
     reason: str | None = Field(None, description="Why generation failed or was cut short.")
     citations: list[Citation] = Field(description="Passages cited, in order of first mention.")
     results: list[Result] = Field(description="The passages the answer was grounded in, numbered from 1.")

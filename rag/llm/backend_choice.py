@@ -24,7 +24,11 @@ def make_llm(settings: Settings) -> LLMBackend | None:
         from rag.llm.gemini_backend import GeminiBackend
 
         llm: LLMBackend = GeminiBackend(
-            settings.gemini_api_key.get_secret_value(), settings.gemini_model, settings.gemini_base_url
+            settings.gemini_api_key.get_secret_value(),
+            settings.gemini_model,
+            base_url=settings.gemini_base_url,
+            thinking={"rerank": settings.gemini_thinking_rerank, "answer": settings.gemini_thinking_answer},
+            temperature=settings.gemini_temperature,
         )
     elif choice == "ollama":
         from rag.llm.ollama_backend import OllamaBackend
@@ -34,6 +38,8 @@ def make_llm(settings: Settings) -> LLMBackend | None:
             settings.ollama_model,
             num_ctx=settings.ollama_num_ctx,
             keep_alive=settings.ollama_keep_alive,
+            timeout_s=settings.llm_timeout_s,
+            max_concurrency=settings.llm_max_concurrency,
         )
     else:
         log.info("LLM: none — %s; searches return retrieval order", NO_LLM)

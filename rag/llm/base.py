@@ -4,18 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
+
+Purpose = Literal["rerank", "answer"]
 
 
 @dataclass(frozen=True, slots=True)
 class LLMRequest:
-    """One call: instructions (kept apart from the data), the prompt, and how to answer."""
+    """One call: instructions (kept apart from the data), the prompt, and how to answer.
+
+    ``max_tokens`` bounds the visible answer; a backend whose model thinks adds what its thinking setting for
+    ``purpose`` may spend on top, since thought tokens count against the provider's output cap."""
 
     system: str
     prompt: str
+    purpose: Purpose
+    max_tokens: int
+    timeout_s: float
     json_schema: dict[str, Any] | None = None  # structured output where the backend supports it
-    max_tokens: int = 256
-    timeout_s: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,8 +30,9 @@ class Completion:
 
     text: str
     input_tokens: int
-    output_tokens: int
-    truncated: bool = False  # stopped by the output-token limit
+    output_tokens: int  # everything billed as output, thinking included
+    truncated: bool = False  # stopped by the output-token limit (or, for Ollama, the prompt cut to fit num_ctx)
+    thinking_tokens: int = 0  # of output_tokens, spent on thinking
 
 
 class LLMBackend(Protocol):
@@ -43,5 +50,10 @@ class LLMBackend(Protocol):
         ...
 
     def check(self) -> None:
-        """Raise ``LLMUnavailableError`` when the backend cannot serve the model (e.g. not pulled)."""
+        """Raise ``LLMUnavailableError`` (``LLMAccessError`` when permanent) unless the model can be served;
+        costs no tokens, and loads a local model so that the first search does not wait for it."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
         ...

@@ -1,36 +1,77 @@
-"""Gemini through ``google-genai`` (the supported SDK; ``google-generativeai`` ended on 2025-11-30)."""
+"""Gemini through ``google-genai`` (the supported SDK; ``google-generativeai`` ended on 2025-11-30).
+
+What the real service does and this code answers (``../shared/notes/llm-wire-formats.md``): Gemini 3.x thinks
+unless told not to, and thought tokens count against ``maxOutputTokens``; a 429 carries a ``RetryInfo`` delay
+the SDK ignores; a bad key, a missing permission or an unknown model is permanent; a blocked prompt comes back
+with no candidates, a blocked answer with a ``finishReason`` other than STOP or MAX_TOKENS.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from typing import Any
 
 from google import genai
 from google.genai import errors, types
 
-from rag.errors import LLMError, LLMRateLimitedError, LLMTimeoutError, LLMUnavailableError
-from rag.llm.base import Completion, LLMRequest
+from rag.errors import (
+    LLMAccessError,
+    LLMBlockedError,
+    LLMError,
+    LLMOutputError,
+    LLMRateLimitedError,
+    LLMTimeoutError,
+    LLMUnavailableError,
+)
+from rag.llm.base import Completion, LLMRequest, Purpose
+
+# Output tokens a thinking level may spend before the answer starts; added to the caller's cap.
+THINKING_ALLOWANCE = {"minimal": 256, "low": 1024, "medium": 4096, "high": 16384}
+_BLOCKED = {"SAFETY", "RECITATION", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "LANGUAGE", "OTHER"}
+_PERMANENT = {400, 401, 403, 404}
+_DELAY = re.compile(r"^(\d+(?:\.\d+)?)s$")
 
 
-def _mapped(exc: Exception) -> LLMError:
+def _is_gemini_2_5(model: str) -> bool:
+    return "gemini-2.5" in model
+
+
+def _retry_delay(exc: errors.APIError) -> float | None:
+    """The ``google.rpc.RetryInfo`` delay of a 429, in seconds (the SDK does not act on it)."""
+    body: Any = exc.details if isinstance(exc.details, dict) else {}
+    for detail in (body.get("error") or {}).get("details") or []:
+        if isinstance(detail, dict) and detail.get("@type", "").endswith("google.rpc.RetryInfo"):
+            match = _DELAY.match(str(detail.get("retryDelay", "")))
+            if match:
+                return float(match.group(1))
+    return None
+
+
+def _error_reason(exc: errors.APIError) -> str:
+    body: Any = exc.details if isinstance(exc.details, dict) else {}
+    for detail in (body.get("error") or {}).get("details") or []:
+        if isinstance(detail, dict) and detail.get("reason"):
+            return str(detail["reason"])
+    return exc.status or ""
+
+
+def _mapped(exc: Exception, model: str) -> LLMError:
     if isinstance(exc, errors.APIError):
+        what = f"gemini: HTTP {exc.code} {_error_reason(exc)}: {exc.message}"
         if exc.code == 429:
-            return LLMRateLimitedError(f"gemini: rate limited (429): {exc.message}")
-        return LLMUnavailableError(f"gemini: HTTP {exc.code} {exc.status or ''}: {exc.message}".strip())
+            delay = _retry_delay(exc)
+            return LLMRateLimitedError(
+                f"gemini: rate limited (429){f', retry in {delay:g} s' if delay else ''}: {exc.message}",
+                retry_after_s=delay,
+            )
+        if exc.code in _PERMANENT:
+            hint = f" (model {model!r})" if exc.code == 404 else ""
+            return LLMAccessError(what + hint)
+        return LLMUnavailableError(what)
     if "timeout" in type(exc).__name__.lower():
         return LLMTimeoutError(f"gemini: no answer in time ({type(exc).__name__})")
     return LLMUnavailableError(f"gemini: {type(exc).__name__}: {exc}")
-
-
-def _completion(text: str, response: types.GenerateContentResponse | None) -> Completion:
-    meta = response.usage_metadata if response else None
-    finish = response.candidates[0].finish_reason if response and response.candidates else None
-    return Completion(
-        text=text,
-        input_tokens=(meta.prompt_token_count or 0) if meta else 0,
-        # Thinking tokens are billed as output.
-        output_tokens=((meta.candidates_token_count or 0) + (meta.thoughts_token_count or 0)) if meta else 0,
-        truncated=finish == types.FinishReason.MAX_TOKENS,
-    )
 
 
 class GeminiBackend:
@@ -38,16 +79,38 @@ class GeminiBackend:
 
     name = "gemini"
 
-    def __init__(self, api_key: str, model: str, base_url: str | None = None) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        model: str,
+        *,
+        base_url: str | None,
+        thinking: dict[Purpose, str],
+        temperature: float | None,
+    ) -> None:
         self.model = model
+        self.thinking = thinking
+        self.temperature = temperature
         # No SDK retries: the reranker retries only where its deadline allows.
         self._client = genai.Client(api_key=api_key, http_options=types.HttpOptions(base_url=base_url))
 
+    def _thinking_config(self, purpose: Purpose) -> tuple[types.ThinkingConfig | None, int]:
+        """What to send for ``purpose``, and how many output tokens thinking may take on top of the answer.
+        Gemini 2.5 knows only a budget (0 = off); 3.x only a level. Sending both is a 400."""
+        level = self.thinking[purpose]
+        if _is_gemini_2_5(self.model):
+            if level == "minimal":
+                return types.ThinkingConfig(thinking_budget=0), 0
+            return None, THINKING_ALLOWANCE[level]
+        return types.ThinkingConfig(thinking_level=types.ThinkingLevel(level.upper())), THINKING_ALLOWANCE[level]
+
     def _config(self, request: LLMRequest) -> types.GenerateContentConfig:
+        thinking, allowance = self._thinking_config(request.purpose)
         return types.GenerateContentConfig(
             system_instruction=request.system,
-            temperature=0.0,
-            max_output_tokens=request.max_tokens,
+            temperature=self.temperature,
+            max_output_tokens=request.max_tokens + allowance,
+            thinking_config=thinking,
             response_mime_type="application/json" if request.json_schema else None,
             response_json_schema=request.json_schema,
             http_options=types.HttpOptions(timeout=max(1, int(request.timeout_s * 1000))),
@@ -59,8 +122,8 @@ class GeminiBackend:
                 model=self.model, contents=request.prompt, config=self._config(request)
             )
         except Exception as exc:
-            raise _mapped(exc) from exc
-        return _completion(r.text or "", r)
+            raise _mapped(exc, self.model) from exc
+        return _checked(r.text or "", r)
 
     def stream(self, request: LLMRequest) -> Iterator[str | Completion]:
         parts: list[str] = []
@@ -74,8 +137,45 @@ class GeminiBackend:
                     parts.append(chunk.text)
                     yield chunk.text
         except Exception as exc:
-            raise _mapped(exc) from exc
-        yield _completion("".join(parts), last)
+            raise _mapped(exc, self.model) from exc
+        yield _checked("".join(parts), last)
 
     def check(self) -> None:
-        """Nothing to check without spending a call; a bad key shows on the first request."""
+        """Key and model, through ``models.get`` (no tokens spent)."""
+        try:
+            self._client.models.get(model=self.model)
+        except Exception as exc:
+            raise _mapped(exc, self.model) from exc
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _checked(text: str, response: types.GenerateContentResponse | None) -> Completion:
+    """The completion, or the typed error a blocked or thought-out response is (with what it still cost)."""
+    meta = response.usage_metadata if response else None
+    thoughts = (meta.thoughts_token_count or 0) if meta else 0
+    candidates = response.candidates if response else None
+    finish = candidates[0].finish_reason if candidates else None
+    done = Completion(
+        text=text,
+        input_tokens=(meta.prompt_token_count or 0) if meta else 0,
+        # Thinking is billed as output.
+        output_tokens=((meta.candidates_token_count or 0) + thoughts) if meta else 0,
+        truncated=finish == types.FinishReason.MAX_TOKENS,
+        thinking_tokens=thoughts,
+    )
+    feedback = response.prompt_feedback if response else None
+    if not candidates and feedback is not None and feedback.block_reason:
+        raise LLMBlockedError(f"gemini: prompt blocked ({_name(feedback.block_reason)})", billed=done)
+    if finish is not None and _name(finish) in _BLOCKED:
+        raise LLMBlockedError(f"gemini: answer stopped ({_name(finish)})", billed=done)
+    if done.truncated and not text:
+        raise LLMOutputError(
+            f"gemini: the output cap was spent before any text (thoughtsTokenCount {thoughts})", billed=done
+        )
+    return done
+
+
+def _name(value: object) -> str:
+    return str(getattr(value, "value", value))

@@ -6,10 +6,11 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from rag.errors import LLMError
+from rag.errors import LLMError, LLMRateLimitedError
+from rag.llm.admission import Admission
 from rag.llm.base import Completion, LLMBackend, LLMRequest
 from rag.llm.pricing import PriceTable
 
@@ -19,7 +20,8 @@ class Usage:
     """Tokens and cost of the LLM calls made for one request."""
 
     input_tokens: int = 0
-    output_tokens: int = 0
+    output_tokens: int = 0  # thinking included: it is billed as output
+    thinking_tokens: int = 0
     cost_usd: float = 0.0
     calls: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -28,6 +30,7 @@ class Usage:
         with self._lock:  # concurrent pointwise calls add to one request's usage
             self.input_tokens += record.input_tokens
             self.output_tokens += record.output_tokens
+            self.thinking_tokens += record.thinking_tokens
             self.cost_usd += record.cost_usd
             self.calls += 1
 
@@ -36,6 +39,7 @@ class Usage:
         with self._lock:
             self.input_tokens += other.input_tokens
             self.output_tokens += other.output_tokens
+            self.thinking_tokens += other.thinking_tokens
             self.cost_usd += other.cost_usd
             self.calls += other.calls
 
@@ -43,6 +47,7 @@ class Usage:
         return {
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
+            "thinking_tokens": self.thinking_tokens,
             "cost_usd": round(self.cost_usd, 8),
             "calls": self.calls,
         }
@@ -55,6 +60,7 @@ class UsageRecord:
     stage: str  # "rerank" or "answer"
     input_tokens: int
     output_tokens: int
+    thinking_tokens: int
     cost_usd: float
     seconds: float
     outcome: str  # "ok" or the error class name
@@ -83,6 +89,7 @@ class UsageMeter:
             stage=stage,
             input_tokens=tokens_in,
             output_tokens=tokens_out,
+            thinking_tokens=completion.thinking_tokens if completion else 0,
             cost_usd=self.prices.cost(llm.name, llm.model, tokens_in, tokens_out, seconds),
             seconds=round(seconds, 4),
             outcome=outcome,
@@ -103,39 +110,52 @@ class UsageMeter:
             rows = [
                 {"backend": b, "model": m, "stage": s, **u.as_dict()} for (b, m, s), u in sorted(self._totals.items())
             ]
-        total = {k: sum(r[k] for r in rows) for k in ("input_tokens", "output_tokens", "cost_usd", "calls")}
+        keys = ("input_tokens", "output_tokens", "thinking_tokens", "cost_usd", "calls")
+        total = {k: sum(r[k] for r in rows) for k in keys}
         total["cost_usd"] = round(total["cost_usd"], 8)
         return {"since": self.started, "total": total, "by_model": rows}
 
 
 class MeteredLLM:
-    """A backend whose every call is timed and recorded, into the meter and the request's ``Usage``."""
+    """A backend whose every call is admitted (concurrency, rate, cooldown), timed, and recorded into the meter
+    and the request's ``Usage`` — failed calls too, with whatever the provider still billed."""
 
-    def __init__(self, backend: LLMBackend, meter: UsageMeter) -> None:
+    def __init__(self, backend: LLMBackend, meter: UsageMeter, admission: Admission) -> None:
         self.backend = backend
         self.meter = meter
+        self.admission = admission
 
     @property
     def label(self) -> str:
         return f"{self.backend.name}:{self.backend.model}"
 
+    def _failed(self, exc: LLMError, stage: str, usage: Usage, started: float) -> None:
+        if isinstance(exc, LLMRateLimitedError) and exc.retry_after_s:
+            self.admission.cool_down(exc.retry_after_s)
+        seconds = time.perf_counter() - started
+        usage.add(self.meter.record(self.backend, stage, exc.billed, seconds, type(exc).__name__))
+
     def complete(self, request: LLMRequest, stage: str, usage: Usage) -> Completion:
-        started = time.perf_counter()
-        try:
-            out = self.backend.complete(request)
-        except LLMError as exc:
-            usage.add(self.meter.record(self.backend, stage, None, time.perf_counter() - started, type(exc).__name__))
-            raise
+        deadline = time.monotonic() + request.timeout_s
+        with self.admission.slot(deadline):
+            request = replace(request, timeout_s=max(0.001, deadline - time.monotonic()))
+            started = time.perf_counter()
+            try:
+                out = self.backend.complete(request)
+            except LLMError as exc:
+                self._failed(exc, stage, usage, started)
+                raise
         usage.add(self.meter.record(self.backend, stage, out, time.perf_counter() - started))
         return out
 
     def stream(self, request: LLMRequest, stage: str, usage: Usage) -> Iterator[str | Completion]:
-        started = time.perf_counter()
-        try:
-            for piece in self.backend.stream(request):
-                if isinstance(piece, Completion):
-                    usage.add(self.meter.record(self.backend, stage, piece, time.perf_counter() - started))
-                yield piece
-        except LLMError as exc:
-            usage.add(self.meter.record(self.backend, stage, None, time.perf_counter() - started, type(exc).__name__))
-            raise
+        with self.admission.slot(time.monotonic() + request.timeout_s):
+            started = time.perf_counter()
+            try:
+                for piece in self.backend.stream(request):
+                    if isinstance(piece, Completion):
+                        usage.add(self.meter.record(self.backend, stage, piece, time.perf_counter() - started))
+                    yield piece
+            except LLMError as exc:
+                self._failed(exc, stage, usage, started)
+                raise

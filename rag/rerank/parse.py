@@ -47,6 +47,20 @@ def parse_ranking(text: str, ids: Sequence[int]) -> list[int]:
     return order + [i for i in ids if i not in seen]
 
 
+def parse_grades(text: str, count: int) -> list[float]:
+    """The 0-10 grades of a graded judgement, one per passage in prompt order, as fractions of 10."""
+    data = _json(text)
+    grades = data.get("grades") if isinstance(data, dict) else None
+    if not isinstance(grades, list) or len(grades) != count:
+        raise LLMOutputError(f"rerank: output is not the JSON grades asked for ({count}): {text[:80]!r}")
+    out = []
+    for g in grades:
+        if isinstance(g, bool) or not isinstance(g, int | float) or not 0 <= g <= 10:
+            raise LLMOutputError(f"rerank: grade {g!r} is not between 0 and 10: {text[:80]!r}")
+        out.append(float(g) / 10)
+    return out
+
+
 def parse_relevance(text: str) -> float:
     """The 0-3 grade of a pointwise judgement."""
     data = _json(text)

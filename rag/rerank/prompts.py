@@ -21,6 +21,23 @@ POINTWISE_SYSTEM = (
     + ' Reply with JSON {"relevance": N}: 3 = answers the query, 2 = clearly on its topic, 1 = related, '
     "0 = unrelated."
 )
+GRADED_SYSTEM = (
+    "You grade search results. The user message holds one <query> and numbered <passage> blocks. "
+    + _DATA_RULE
+    + ' Reply with JSON {"grades": [g1, g2, ...]}: one integer grade from 0 to 10 per passage, in passage '
+    "order: 10 = answers the query, 7 = clearly on its topic, 4 = related, 0 = unrelated. Use the whole scale."
+)
+
+
+def graded_schema(count: int) -> dict[str, Any]:
+    grades = {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 10}}
+    return {
+        "type": "object",
+        "properties": {"grades": {**grades, "minItems": count, "maxItems": count}},
+        "required": ["grades"],
+    }
+
+
 LISTWISE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"ranking": {"type": "array", "items": {"type": "integer"}}},
@@ -31,9 +48,17 @@ POINTWISE_SCHEMA: dict[str, Any] = {
     "properties": {"relevance": {"type": "integer", "minimum": 0, "maximum": 3}},
     "required": ["relevance"],
 }
-def listwise_prompt(query: str, passages: list[SearchResult], max_tokens: int) -> str:
+def _blocks(query: str, passages: list[SearchResult], max_tokens: int) -> str:
     blocks = "\n".join(passage_block(n, p, max_tokens) for n, p in enumerate(passages, start=1))
-    return f"{query_block(query)}\n\n{blocks}\n\nRank the {len(passages)} passages by relevance to the query."
+    return f"{query_block(query)}\n\n{blocks}"
+
+
+def listwise_prompt(query: str, passages: list[SearchResult], max_tokens: int) -> str:
+    return f"{_blocks(query, passages, max_tokens)}\n\nRank the {len(passages)} passages by relevance to the query."
+
+
+def graded_prompt(query: str, passages: list[SearchResult], max_tokens: int) -> str:
+    return f"{_blocks(query, passages, max_tokens)}\n\nGrade each of the {len(passages)} passages, in order."
 
 
 def pointwise_prompt(query: str, passage: SearchResult, max_tokens: int) -> str:

@@ -1,4 +1,5 @@
-"""The rerank stage: one deadline per request, retries only inside it, retrieval order whenever the LLM fails."""
+"""The rerank stage: one deadline per request, retries only inside it, the LLM's judgement fused with the
+retrieval score, and retrieval order whenever the LLM fails, is cooling down, or is refused."""
 
 from __future__ import annotations
 
@@ -10,23 +11,27 @@ from typing import Literal
 
 from cachetools import LRUCache
 
-from rag.errors import LLMError, LLMRateLimitedError, LLMTimeoutError, LLMUnavailableError
+from rag.errors import LLMAccessError, LLMError, LLMRateLimitedError, LLMTimeoutError, LLMUnavailableError
 from rag.llm.base import Completion, LLMRequest
 from rag.llm.usage import MeteredLLM, Usage
-from rag.rerank.parse import parse_ranking, parse_relevance
+from rag.rerank.fusion import fused_order
+from rag.rerank.parse import parse_grades, parse_ranking, parse_relevance
 from rag.rerank.prompts import (
+    GRADED_SYSTEM,
     LISTWISE_SCHEMA,
     LISTWISE_SYSTEM,
     POINTWISE_SCHEMA,
     POINTWISE_SYSTEM,
+    graded_prompt,
+    graded_schema,
     listwise_prompt,
     pointwise_prompt,
 )
 from rag.stored_chunk import SearchResult
 
-Strategy = Literal["pointwise", "listwise"]
+Strategy = Literal["graded", "pointwise", "listwise"]
 _BACKOFF_S = 0.05
-# A retry is only worth starting when this much time is left after its backoff.
+# A retry is only worth starting when this much time is left after its wait.
 _MIN_CALL_S = 0.2
 
 
@@ -40,6 +45,8 @@ class RerankConfig:
     passage_tokens: int
     timeout_ms: int
     retries: int
+    weight: float  # what a standing-out grade adds, per standard deviation past ``standout``
+    standout: float  # standard deviations above the query's mean grade before a grade moves a passage
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +60,8 @@ class RerankOutcome:
 
 
 class Reranker:
-    """Reorders candidates with an LLM, pointwise (concurrent calls) or listwise (RankGPT sliding window)."""
+    """Judges candidates with an LLM — graded (one call grades all), pointwise (a call each, concurrent) or
+    listwise (RankGPT sliding window) — and orders them by that judgement fused with the retrieval score."""
 
     def __init__(self, llm: MeteredLLM, config: RerankConfig, *, cache_size: int, concurrency: int) -> None:
         self.llm = llm
@@ -70,21 +78,25 @@ class Reranker:
         if len(candidates) < 2:
             return RerankOutcome(candidates, "skipped", "fewer than two candidates")
         cfg = self.config
-        key = (self.llm.label, cfg.strategy, cfg.window, cfg.step, cfg.passage_tokens, query)
-        key += tuple(c.chunk_id for c in candidates)
+        key = (self.llm.label, cfg, query, *(c.chunk_id for c in candidates))
         by_id = {c.chunk_id: c for c in candidates}
         if self._cache is not None:
             with self._cache_lock:
                 hit = self._cache.get(key)
             if hit is not None:
                 return RerankOutcome([by_id[i] for i in hit], "ok", cached=True, ms=_ms_since(started))
+        cooling = self.llm.admission.cooldown_left()
+        if cooling > 0:
+            reason = f"the LLM asked to wait after a 429 ({cooling:.1f} s left); not called, retrieval order"
+            return RerankOutcome(candidates, "fallback", reason, ms=_ms_since(started))
         deadline = time.monotonic() + cfg.timeout_ms / 1000
         waited = [0.0]
+        judge = {"graded": self._graded, "pointwise": self._pointwise, "listwise": self._listwise}[cfg.strategy]
         try:
-            rank = self._pointwise if cfg.strategy == "pointwise" else self._listwise
-            order = rank(query, candidates, deadline, usage, waited)
+            relevance = judge(query, candidates, deadline, usage, waited)
         except LLMError as exc:
             return RerankOutcome(candidates, "fallback", str(exc), ms=_ms_since(started), llm_ms=waited[0] * 1000)
+        order = fused_order(relevance, [c.score for c in candidates], cfg.weight, cfg.standout)
         ranked = [candidates[i] for i in order]
         if self._cache is not None:
             with self._cache_lock:
@@ -99,42 +111,59 @@ class Reranker:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise LLMTimeoutError(f"rerank deadline of {self.config.timeout_ms} ms passed")
+            request = LLMRequest(system, prompt, "rerank", max_tokens, remaining, schema)
             try:
-                return self.llm.complete(LLMRequest(system, prompt, schema, max_tokens, remaining), "rerank", usage)
+                return self.llm.complete(request, "rerank", usage)
             except LLMTimeoutError as exc:
                 raise LLMTimeoutError(f"rerank deadline of {self.config.timeout_ms} ms passed ({exc})") from exc
-            except (LLMRateLimitedError, LLMUnavailableError):
-                backoff = _BACKOFF_S * 2**attempt
-                if attempt >= self.config.retries or deadline - time.monotonic() < backoff + _MIN_CALL_S:
+            except LLMAccessError:
+                raise  # a bad key or an unknown model: retrying cannot help
+            except (LLMRateLimitedError, LLMUnavailableError) as exc:
+                wait_s = _BACKOFF_S * 2**attempt
+                if isinstance(exc, LLMRateLimitedError) and exc.retry_after_s is not None:
+                    wait_s = exc.retry_after_s  # the provider said how long; sooner is refused again
+                if attempt >= self.config.retries or deadline - time.monotonic() < wait_s + _MIN_CALL_S:
                     raise
-                time.sleep(backoff)
+                time.sleep(wait_s)
                 attempt += 1
+
+    def _graded(
+        self, query: str, candidates: list[SearchResult], deadline: float, usage: Usage, waited: list[float]
+    ) -> list[float]:
+        prompt = graded_prompt(query, candidates, self.config.passage_tokens)
+        n = len(candidates)
+        t0 = time.perf_counter()
+        try:
+            # About 3 tokens per grade ("10, ") plus the braces and key.
+            out = self._call(GRADED_SYSTEM, prompt, graded_schema(n), 3 * n + 16, deadline, usage)
+        finally:
+            waited[0] += time.perf_counter() - t0
+        return parse_grades(out.text, n)
 
     def _pointwise(
         self, query: str, candidates: list[SearchResult], deadline: float, usage: Usage, waited: list[float]
-    ) -> list[int]:
+    ) -> list[float]:
         def grade(c: SearchResult) -> float:
             prompt = pointwise_prompt(query, c, self.config.passage_tokens)
-            return parse_relevance(self._call(POINTWISE_SYSTEM, prompt, POINTWISE_SCHEMA, 32, deadline, usage).text)
+            out = self._call(POINTWISE_SYSTEM, prompt, POINTWISE_SCHEMA, 16, deadline, usage)
+            return parse_relevance(out.text) / 3
 
         t0 = time.perf_counter()
         futures = [self._pool.submit(grade, c) for c in candidates]
         done, pending = wait(futures, timeout=max(0.0, deadline - time.monotonic()), return_when=FIRST_EXCEPTION)
         waited[0] += time.perf_counter() - t0
         for f in pending:
-            f.cancel()
+            f.cancel()  # calls not started are dropped; calls in flight are abandoned, their answers ignored
         for f in done:
             if f.exception() is not None:
                 raise f.exception()  # type: ignore[misc]
         if pending:
             raise LLMTimeoutError(f"rerank deadline of {self.config.timeout_ms} ms passed")
-        grades = [f.result() for f in futures]
-        # Ties keep retrieval order (sorted() is stable).
-        return sorted(range(len(candidates)), key=lambda i: -grades[i])
+        return [f.result() for f in futures]
 
     def _listwise(
         self, query: str, candidates: list[SearchResult], deadline: float, usage: Usage, waited: list[float]
-    ) -> list[int]:
+    ) -> list[float]:
         order = list(range(len(candidates)))
         window, step = self.config.window, self.config.step
         end = len(order)
@@ -151,9 +180,15 @@ class Reranker:
             labels = parse_ranking(out.text, range(1, len(part) + 1))
             order[start:end] = [part[n - 1] for n in labels]
             if start == 0:
-                return order
+                break
             end -= step
             start = max(0, end - window)
+        # The LLM's order as a top-heavy relevance (1, 1/2, 1/3, ...): a ranking says how sure it is of its first
+        # picks only by putting them first.
+        relevance = [0.0] * len(order)
+        for rank, i in enumerate(order):
+            relevance[i] = 1 / (rank + 1)
+        return relevance
 
 
 def _ms_since(started: float) -> float:

@@ -30,7 +30,7 @@ def read_prompt(prompt: str) -> tuple[str, list[Passage]]:
     return html.unescape(query.group(2)) if query else "", passages
 
 
-Grade = Callable[[str, Passage], int]
+Grade = Callable[[str, Passage], float]  # 0 (unrelated) to 3 (answers the query)
 
 
 def judge(grade: Grade, *, gullible: bool = False) -> Responder:
@@ -42,7 +42,9 @@ def judge(grade: Grade, *, gullible: bool = False) -> Responder:
         query, passages = read_prompt(prompt)
         props = (schema or {}).get("properties", {})
         if "relevance" in props:
-            return json.dumps({"relevance": grade(query, passages[0])})
+            return json.dumps({"relevance": round(grade(query, passages[0]))})
+        if "grades" in props:  # the graded strategy: 0-10 per passage, in order
+            return json.dumps({"grades": [round(grade(query, p) * 10 / 3) for p in passages]})
         if "ranking" in props:
             order = sorted(passages, key=lambda p: -grade(query, p))  # stable: ties keep the given order
             ids = [p.id for p in order]

@@ -1,4 +1,11 @@
-"""A fake Ollama server: ``/api/chat``, ``/api/generate`` (JSON or NDJSON streams) and ``/api/tags``."""
+"""A fake Ollama server that behaves like the real one (``../shared/notes/llm-wire-formats.md``): ``/api/chat``,
+``/api/generate`` (JSON or NDJSON streams; an empty generate loads the model) and ``/api/tags``.
+
+- A prompt longer than ``num_ctx`` is cut from the front (the system prompt first), silently:
+  ``prompt_eval_count`` then sits at the limit.
+- Thinking models (qwen3) think unless ``think: false`` and spend ``num_predict`` on it; ``think: true`` on a
+  model that cannot think is a 400.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,9 @@ import json
 from typing import Any
 
 from tests.fakes.server import FakeHandler, FakeLLM, FakeServer
+
+THINKING_MODELS = ("qwen3:4b",)
+THOUGHTS = 300  # tokens a thinking model spends before its answer
 
 
 class OllamaHandler(FakeHandler):
@@ -25,25 +35,44 @@ class OllamaHandler(FakeHandler):
         if body.get("model") not in self.models:
             self.send_json(404, {"error": f"model '{body.get('model')}' not found, try pulling it first"})
             return
+        thinks = body["model"] in THINKING_MODELS
+        if body.get("think") is True and not thinks:
+            self.send_json(400, {"error": f'"{body["model"]}" does not support thinking'})
+            return
+        chat = self.path == "/api/chat"
+        if not chat and not body.get("prompt"):  # an empty generate only loads the model
+            with self.fake.lock:
+                self.fake.loads += 1
+            loaded = {"model": body["model"], "created_at": "2026-11-24T00:00:00Z", "response": ""}
+            self.send_json(200, {**loaded, "done": True, "done_reason": "load"})
+            return
         behaviour = self.fake.next_behaviour(body, self.path)
         self.pause(behaviour)
         if behaviour.status:
             self.send_json(behaviour.status, {"error": f"fake error {behaviour.status}"})
             return
-        chat = self.path == "/api/chat"
         if chat:
             messages = body.get("messages", [])
             system = "".join(m["content"] for m in messages if m["role"] == "system")
             prompt = "".join(m["content"] for m in messages if m["role"] == "user")
         else:
             system, prompt = body.get("system", ""), body.get("prompt", "")
+        options = body.get("options") or {}
+        num_ctx, num_predict = int(options.get("num_ctx", 2048)), int(options.get("num_predict", 128))
+        prompt_tokens = self.fake.count_tokens(system) + self.fake.count_tokens(prompt)
+        if prompt_tokens > num_ctx:  # cut from the front, system prompt first, without a word
+            system, prompt = "", prompt[-num_ctx * 4 :]
+            prompt_tokens = num_ctx
         fmt = body.get("format")
         text, cut = self.fake.write(behaviour, system, prompt, fmt if isinstance(fmt, dict) else None)
+        thoughts = min(THOUGHTS, num_predict) if thinks and body.get("think") is not False else 0
+        if self.fake.count_tokens(text) > num_predict - thoughts:
+            text, cut = text[: max(0, num_predict - thoughts) * 4], True
         final = {
             "done": True,
             "done_reason": "length" if cut else "stop",
-            "prompt_eval_count": self.fake.count_tokens(system) + self.fake.count_tokens(prompt),
-            "eval_count": self.fake.count_tokens(text),
+            "prompt_eval_count": prompt_tokens,
+            "eval_count": self.fake.count_tokens(text) + thoughts,
         }
 
         def message(piece: str) -> dict[str, Any]:

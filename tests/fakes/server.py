@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import socket
 import sys
 import threading
@@ -21,6 +22,11 @@ def echo_responder(system: str, prompt: str, schema: dict | None) -> str:
     return json.dumps({"echo": prompt[:40]}) if schema else f"You asked: {prompt[:40]}"
 
 
+def tokens_of(text: str) -> int:
+    """What the real services average on English: about 4 characters a token."""
+    return math.ceil(len(text) / 4)
+
+
 @dataclass
 class Behaviour:
     """How one call is answered. ``status`` 429/500/... fails it; ``output`` may babble or be cut short."""
@@ -28,6 +34,9 @@ class Behaviour:
     delay_s: float = 0.0
     status: int | None = None
     output: str = "ok"  # ok | babble | truncate
+    retry_delay_s: float | None = None  # with status 429: the RetryInfo delay the provider asks for
+    blocked: str | None = None  # the answer stopped with this finishReason (SAFETY, RECITATION, ...)
+    prompt_blocked: str | None = None  # the prompt refused: no candidates, promptFeedback.blockReason
 
 
 @dataclass
@@ -39,7 +48,10 @@ class FakeLLM:
     script: list[Behaviour] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    count_tokens: Callable[[str], int] = field(default=lambda text: len(text.split()))  # words, unless told
+    count_tokens: Callable[[str], int] = tokens_of
+    connections: int = 0  # TCP connections accepted: a client that reuses its pool keeps this small
+    loads: int = 0  # Ollama model loads (an empty generate), apart from the calls in ``requests``
+    thoughts: int | None = None  # thought tokens every Gemini 3.x call spends, instead of its level's share
 
     def next_behaviour(self, body: dict[str, Any], path: str) -> Behaviour:
         with self.lock:
@@ -62,6 +74,8 @@ class FakeHandler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        with self.fake.lock:
+            self.fake.connections += 1
         # Headers and body go out in separate writes; without this, Nagle + delayed ACK add ~40 ms per call.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
