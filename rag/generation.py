@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from rag.llm.base import Completion, LLMRequest
 from rag.llm.usage import MeteredLLM, Usage
-from rag.prompt_blocks import escape, passage_block
+from rag.prompt_blocks import CHARS_PER_TOKEN, block_tokens, escape, passage_block
 from rag.stored_chunk import SearchResult
 
 ANSWER_SYSTEM = (
@@ -45,6 +45,11 @@ def citations(text: str, passages: list[SearchResult]) -> list[Citation]:
                 p = passages[n - 1]
                 out[n] = Citation(n, p.doc_id, p.chunk_id, p.title, p.source)
     return list(out.values())
+
+
+def largest_answer_tokens(passages: int, passage_tokens: int, query_tokens: int, max_tokens: int) -> int:
+    """The most tokens one answer call can need, prompt and answer together (to check a model's context)."""
+    return len(ANSWER_SYSTEM) // CHARS_PER_TOKEN + query_tokens + passages * block_tokens(passage_tokens) + max_tokens
 
 
 def answer_prompt(question: str, passages: list[SearchResult], passage_tokens: int) -> str:

@@ -32,6 +32,11 @@ def title_budget(passage_tokens: int) -> int:
     return max(16, passage_tokens // 4)
 
 
+def block_tokens(passage_tokens: int) -> int:
+    """The most one passage block can take: text, title, and the tags around them."""
+    return passage_tokens + title_budget(passage_tokens) + 12
+
+
 def passage_block(pid: int, passage: SearchResult, max_tokens: int) -> str:
     """One passage, its text cut to ``max_tokens`` and its title to ``title_budget``."""
     title = f"Title: {escape(clip(passage.title, title_budget(max_tokens)))}\n" if passage.title else ""

@@ -13,14 +13,16 @@ from qdrant_client import QdrantClient
 
 from rag.config import COLLECTION_NAME_PATTERN, Settings
 from rag.embedding import Embedder
-from rag.errors import UsageError
-from rag.generation import AnswerGenerator
+from rag.errors import ConfigError, UsageError
+from rag.generation import AnswerGenerator, largest_answer_tokens
 from rag.llm.admission import Admission
 from rag.llm.backend_choice import make_llm
 from rag.llm.base import LLMBackend
 from rag.llm.pricing import PriceTable
 from rag.llm.usage import MeteredLLM, UsageMeter
+from rag.prompt_blocks import CHARS_PER_TOKEN
 from rag.query_pipeline import QueryPipeline
+from rag.rerank.prompts import largest_prompt_tokens
 from rag.rerank.reranker import RerankConfig, Reranker
 from rag.retrieval import Retriever
 from rag.sparse import SparseEncoder
@@ -152,6 +154,30 @@ def make_reranker(settings: Settings, llm: MeteredLLM) -> Reranker:
     )
 
 
+def check_fits_context(settings: Settings) -> None:
+    """Ollama cuts a prompt over ``num_ctx`` from the front, instructions first: refuse settings whose largest
+    rerank or answer call cannot fit."""
+    query = settings.max_query_chars // CHARS_PER_TOKEN
+    needs = {
+        "rerank (RAGLINE_RERANK_CANDIDATES / _PASSAGE_TOKENS)": largest_prompt_tokens(
+            settings.rerank_strategy,
+            settings.rerank_candidates,
+            settings.rerank_window,
+            settings.rerank_passage_tokens,
+            query,
+        ),
+        "answer (RAGLINE_ANSWER_PASSAGES / _PASSAGE_TOKENS / _MAX_TOKENS)": largest_answer_tokens(
+            settings.answer_passages, settings.answer_passage_tokens, query, settings.answer_max_tokens
+        ),
+    }
+    for stage, tokens in needs.items():
+        if tokens > settings.ollama_num_ctx:
+            raise ConfigError(
+                f"an Ollama {stage} call can need {tokens} tokens, more than RAGLINE_OLLAMA_NUM_CTX "
+                f"{settings.ollama_num_ctx}; raise it or lower those settings"
+            )
+
+
 @dataclass(slots=True)
 class Parts:
     """Everything a process needs to search and answer, built once."""
@@ -175,6 +201,8 @@ def build_parts(
     embedder = embedder or make_embedder(settings)
     sparse = make_sparse(settings)
     backend = make_llm(settings) if with_llm else None
+    if backend is not None and backend.name == "ollama":
+        check_fits_context(settings)
     meter = make_meter(settings)
     reranker = generator = None
     if backend is not None:

@@ -25,6 +25,7 @@ from rag.llm.backend_choice import make_llm
 from rag.llm.base import Completion, LLMBackend, LLMRequest
 from rag.llm.pricing import PriceTable
 from rag.llm.usage import MeteredLLM, Usage, UsageMeter
+from rag.wiring import build_parts
 from tests.fakes.gemini import BAD_KEY, gemini_server
 from tests.fakes.ollama import ollama_server
 from tests.fakes.server import Behaviour, FakeServer
@@ -315,3 +316,12 @@ def test_backend_choice(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], ch
 def test_gemini_without_a_key_is_a_clear_error() -> None:
     with pytest.raises(ConfigError, match="GEMINI_API_KEY"):
         make_llm(Settings(llm="gemini"))
+
+
+def test_ollama_settings_whose_prompts_cannot_fit_num_ctx_are_refused_at_startup() -> None:
+    too_small = Settings(llm="ollama", ollama_num_ctx=2048)
+    with pytest.raises(ConfigError, match=r"rerank .* 2048"):
+        build_parts(too_small, lambda _: None)  # type: ignore[arg-type, return-value]
+    build_parts(Settings(llm="ollama"), lambda _: None)  # type: ignore[arg-type, return-value]  # the defaults fit
+    with pytest.raises(ConfigError, match="answer"):
+        build_parts(Settings(llm="ollama", answer_passage_tokens=2000), lambda _: None)  # type: ignore[arg-type]

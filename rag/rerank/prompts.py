@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rag.prompt_blocks import passage_block, query_block
+from rag.prompt_blocks import CHARS_PER_TOKEN, block_tokens, passage_block, query_block
 from rag.stored_chunk import SearchResult
 
 _DATA_RULE = (
@@ -63,3 +63,11 @@ def graded_prompt(query: str, passages: list[SearchResult], max_tokens: int) -> 
 
 def pointwise_prompt(query: str, passage: SearchResult, max_tokens: int) -> str:
     return f"{query_block(query)}\n\n{passage_block(1, passage, max_tokens)}\n\nHow relevant is the passage?"
+
+
+def largest_prompt_tokens(strategy: str, candidates: int, window: int, passage_tokens: int, query_tokens: int) -> int:
+    """The most tokens one rerank call can need, prompt and answer together (to check a model's context)."""
+    per_call = {"graded": candidates, "pointwise": 1, "listwise": min(window, candidates)}[strategy]
+    system = max(len(GRADED_SYSTEM), len(POINTWISE_SYSTEM), len(LISTWISE_SYSTEM)) // CHARS_PER_TOKEN
+    answer = 8 * per_call + 32  # the largest output cap of the three strategies
+    return system + query_tokens + per_call * block_tokens(passage_tokens) + 32 + answer
