@@ -278,7 +278,7 @@ def main() -> None:
         pipeline = build_parts(defaults, stores, with_llm=False).pipeline
         if stores(None).meta() is None:
             raise SystemExit(f"no SciFact store in {args.store}: run rag eval first (see the docstring)")
-        replies = pipeline.search_batch([split.queries[q] for q in qids], pipeline.options(top_k=30))
+        replies = pipeline.search_many([split.queries[q] for q in qids], pipeline.options(top_k=30), rerank=False)
     finally:
         stores.close()
     deep = {q: r.results for q, r in zip(qids, replies, strict=True)}

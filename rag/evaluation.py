@@ -51,7 +51,7 @@ def run_queries(
 ) -> dict[str, dict[str, float]]:
     """{query id: {doc id: score}} for every query in retrieval order, one document per entry (best chunk)."""
     qids = list(queries)
-    replies = pipeline.search_batch([queries[q] for q in qids], opts, collection)
+    replies = pipeline.search_many([queries[q] for q in qids], opts, collection, rerank=False)
     return {q: {r.doc_id: r.score for r in o.results} for q, o in zip(qids, replies, strict=True)}
 
 

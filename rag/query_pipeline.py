@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -17,11 +18,9 @@ from rag.generation import Answer, AnswerGenerator
 from rag.llm.backend_choice import NO_LLM
 from rag.llm.usage import Usage
 from rag.rerank.reranker import Reranker
-from rag.retrieval import Retriever, SearchOptions
+from rag.retrieval import Retriever, SearchOptions, SearchOutput
 from rag.store.base import Condition, FusionName, Mode
 from rag.stored_chunk import SearchResult
-
-BATCH_NOT_RERANKED = "batch searches are not reranked"
 
 
 @dataclass(slots=True)
@@ -91,37 +90,45 @@ class QueryPipeline:
         return self.search_many([query], opts, collection, rerank)[0]
 
     def search_many(
-        self, queries: list[str], opts: SearchOptions, collection: str | None = None, rerank: bool | None = None
+        self,
+        queries: list[str],
+        opts: SearchOptions,
+        collection: str | None = None,
+        rerank: bool | None = None,
+        concurrent: bool = False,
     ) -> list[SearchReply]:
         """Each query retrieved (embedded in one batch); with reranking, only the top ``RAGLINE_RERANK_CANDIDATES``
-        go to the LLM and the rest keep their retrieval order behind them."""
+        go to the LLM and the rest keep their retrieval order behind them. ``concurrent`` reranks the queries at
+        once, as many as ``RAGLINE_LLM_MAX_CONCURRENCY``; otherwise one after another (as ``rag eval`` times them)."""
         wanted = self.settings.rerank if rerank is None else rerank
-        cap = self.settings.rerank_candidates
         reranker = self.reranker if wanted else None
-        fetch = replace(opts, top_k=max(opts.top_k, cap)) if reranker is not None else opts
+        fetch = replace(opts, top_k=max(opts.top_k, self.settings.rerank_candidates)) if reranker else opts
         outs = self._retrievers(collection).search_batch(queries, fetch)
-        replies = []
-        for query, out in zip(queries, outs, strict=True):
-            usage = Usage()
-            info: dict[str, Any] = {"status": "disabled", "backend": self.backend, "reason": None, "cached": False}
-            results, rerank_ms = out.results, 0.0
-            if wanted and reranker is None:
-                info.update(status="skipped", reason=NO_LLM)
-            elif reranker is not None:
-                outcome = reranker.rerank(query, results[:cap], usage)
-                results, rerank_ms = outcome.results + results[cap:], outcome.ms
-                info.update(status=outcome.status, reason=outcome.reason, cached=outcome.cached)
-            timings = {**out.timings_ms, "rerank": rerank_ms}
-            timings["total"] = round(sum(timings.values()), 3)
-            replies.append(SearchReply(results[: opts.top_k], info, usage, timings))
-        return replies
 
-    def search_batch(self, queries: list[str], opts: SearchOptions, collection: str | None = None) -> list[SearchReply]:
-        """Many queries in one call, in retrieval order (not reranked)."""
-        replies = self.search_many(queries, opts, collection, rerank=False)
-        for reply in replies:
-            reply.rerank.update(backend=None, reason=BATCH_NOT_RERANKED)
-        return replies
+        def finish(query: str, out: SearchOutput) -> SearchReply:
+            return self._reranked(query, out, opts.top_k, wanted, reranker)
+
+        if concurrent and reranker is not None and len(queries) > 1:
+            with ThreadPoolExecutor(self.settings.llm_max_concurrency, thread_name_prefix="batch") as pool:
+                return list(pool.map(finish, queries, outs))
+        return [finish(q, out) for q, out in zip(queries, outs, strict=True)]
+
+    def _reranked(
+        self, query: str, out: SearchOutput, top_k: int, wanted: bool, reranker: Reranker | None
+    ) -> SearchReply:
+        cap = self.settings.rerank_candidates
+        usage = Usage()
+        info: dict[str, Any] = {"status": "disabled", "backend": self.backend, "reason": None, "cached": False}
+        results, rerank_ms = out.results, 0.0
+        if wanted and reranker is None:
+            info.update(status="skipped", reason=NO_LLM)
+        elif reranker is not None:
+            outcome = reranker.rerank(query, results[:cap], usage)
+            results, rerank_ms = outcome.results + results[cap:], outcome.ms
+            info.update(status=outcome.status, reason=outcome.reason, cached=outcome.cached)
+        timings = {**out.timings_ms, "rerank": rerank_ms}
+        timings["total"] = round(sum(timings.values()), 3)
+        return SearchReply(results[:top_k], info, usage, timings)
 
     def answer(self, question: str, opts: SearchOptions, collection: str | None = None) -> Iterator[Event]:
         """Events of one answer; an LLM failure ends it with ``status: failed`` (``blocked`` when the provider's

@@ -123,6 +123,21 @@ def test_a_failing_llm_degrades_the_answer_not_the_service(gemini) -> None:
     assert [n for n, _ in events] == ["passages", "done"] and events[-1][1]["status"] == "failed"
 
 
+def test_batch_searches_are_reranked_concurrently_with_usage_per_query_and_in_total(gemini) -> None:
+    client, server = gemini
+    queries = ["penguins in the southern hemisphere", "honeybees dance", "lava flows"]
+    r = client.post("/v1/search/batch", json={"queries": queries, "top_k": 2})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [resp["rerank"]["status"] for resp in body["responses"]] == ["ok"] * 3
+    assert [resp["usage"]["calls"] for resp in body["responses"]] == [1, 1, 1]
+    assert body["usage"]["calls"] == len(server.fake.requests) == 3
+    assert body["usage"]["input_tokens"] == sum(resp["usage"]["input_tokens"] for resp in body["responses"])
+    assert body["responses"][0]["results"][0]["doc_id"] == "d.pdf"
+    plain = client.post("/v1/search/batch", json={"queries": queries, "rerank": False}).json()
+    assert {resp["rerank"]["status"] for resp in plain["responses"]} == {"disabled"} and plain["usage"]["calls"] == 0
+
+
 def test_a_blocked_answer_says_so(gemini) -> None:
     client, server = gemini
     server.fake.script = [Behaviour(), Behaviour(blocked="SAFETY")]  # the rerank call passes, the answer not

@@ -28,6 +28,7 @@ from rag.api.schemas import (
     UsageResponse,
 )
 from rag.filters import parse_filter
+from rag.llm.usage import Usage as LLMUsage
 from rag.query_pipeline import Event, SearchReply
 from rag.retrieval import SearchOptions
 
@@ -74,13 +75,18 @@ def search(body: SearchRequest, request: Request, state: State) -> SearchRespons
 
 @router.post("/search/batch", response_model=BatchSearchResponse, responses=_ERRORS, tags=["search"])
 def search_batch(body: BatchSearchRequest, request: Request, state: State) -> BatchSearchResponse:
-    """Many queries in one call; their embeddings are computed in one batch."""
+    """Many queries in one call: embedded in one batch, reranked concurrently (RAGLINE_LLM_MAX_CONCURRENCY)."""
     for n, q in enumerate(body.queries):
         if not q.strip():
             raise HTTPException(422, f"queries[{n}]: must not be blank")
         _check_query(request, q)
-    replies = state.pipeline.search_batch(body.queries, _options(state, body), body.collection)
-    return BatchSearchResponse(responses=[_response(r) for r in replies])
+    replies = state.pipeline.search_many(
+        body.queries, _options(state, body), body.collection, body.rerank, concurrent=True
+    )
+    total = LLMUsage()
+    for reply in replies:
+        total.merge(reply.usage)
+    return BatchSearchResponse(responses=[_response(r) for r in replies], usage=Usage(**total.as_dict()))
 
 
 @router.post("/documents", response_model=IngestResponse, responses=_ERRORS, tags=["documents"])

@@ -55,6 +55,9 @@ class BatchSearchRequest(BaseModel):
     fusion: Literal["rrf", "dbsf"] | None = Field(
         None, description="Fusion of dense and sparse results; the server's default if omitted."
     )
+    rerank: bool | None = Field(
+        None, description="Rerank each query's candidates with the LLM; the server's default (RAGLINE_RERANK)."
+    )
     collection: str | None = Field(None, description="Collection to search.")
 
 
@@ -96,6 +99,7 @@ class SearchResponse(BaseModel):
 
 class BatchSearchResponse(BaseModel):
     responses: list[SearchResponse] = Field(description="One response per query, in order.")
+    usage: Usage = Field(description="LLM usage of all the queries together.")
 
 
 class IngestResponse(BaseModel):
