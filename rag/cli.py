@@ -1,4 +1,4 @@
-"""``rag`` command: search, ask, eval, serve — the same core the API uses."""
+"""``rag`` command: search, ask, eval, cost, serve — the same core the API uses."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from rag.config import get_settings
-from rag.errors import FilterError, LLMNotConfiguredError, RaglineError
+from rag.errors import FilterError, LLMNotConfiguredError, RaglineError, ServerUnavailableError, UsageError
 from rag.exit_codes import EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, fail
 from rag.filters import parse_filter
 from rag.llm.backend_choice import NO_LLM
@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--top-k", type=int, default=100)
     e.add_argument("--collection", help="default: beir-<dataset folder name>")
     e.add_argument("--json", action="store_true", help="print one JSON object")
+    c = sub.add_parser("cost", help="LLM cost per query as measured, and per month: Gemini API vs a rented GPU")
+    c.add_argument("--queries-per-month", type=int, default=100_000)
+    c.add_argument("--server", metavar="URL", help="read a running server's /v1/usage instead of RAGLINE_USAGE_LOG")
+    c.add_argument("--api-key", help="API key for --server (default: the first of RAGLINE_API_KEYS)")
+    c.add_argument("--json", action="store_true", help="print one JSON object")
     v = sub.add_parser("serve", help="run the HTTP API")
     v.add_argument("--host", default="127.0.0.1")
     v.add_argument("--port", type=int, default=8000)
@@ -203,11 +208,39 @@ def _eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cost(args: argparse.Namespace) -> int:
+    from rag import cost
+
+    settings = get_settings()
+    if args.server:
+        import httpx
+
+        keys = settings.api_key_list()
+        key = args.api_key or (keys[0] if keys else None)
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        try:
+            r = httpx.get(f"{args.server.rstrip('/')}/v1/usage", headers=headers, timeout=30)
+        except httpx.TransportError as exc:
+            raise ServerUnavailableError(f"cannot reach the ragline server at {args.server}: {exc}") from None
+        if r.status_code != 200:
+            raise UsageError(f"server answered {r.status_code}: {r.text[:200]}")
+        measured = cost.from_summary(r.json())
+    elif settings.usage_log:
+        measured = cost.from_log(settings.usage_log)
+    else:
+        raise UsageError("nothing to measure: set RAGLINE_USAGE_LOG (the server's call log) or give --server URL")
+    p = cost.projection(measured, args.queries_per_month, settings.gpu_hour_usd, settings.gpu_queries_per_hour)
+    print(json.dumps(p) if args.json else cost.report(p))
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "serve":
             return _serve(args)
+        if args.command == "cost":
+            return _cost(args)
         if args.command == "eval":
             return _eval(args)
         text = args.query if args.command == "search" else args.question

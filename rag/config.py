@@ -116,6 +116,12 @@ class Settings(BaseSettings):
         description='Extra prices per 1M tokens as JSON, e.g. {"gemini-3.1-flash-lite": [0.25, 1.5]} (input, output).',
     )
     ollama_gpu_hour_usd: float = Field(0.0, ge=0, description="Price of local LLM time per GPU-hour (0: free).")
+    gpu_hour_usd: float = Field(
+        0.80, ge=0, description="Price of a rented GPU hour in `rag cost`'s self-hosting projection (an L4-class GPU)."
+    )
+    gpu_queries_per_hour: int = Field(
+        3600, ge=1, description="Reranked queries one rented GPU serves an hour, for `rag cost` (measure yours)."
+    )
     usage_log: Path | None = Field(None, description="JSONL file that gets one line per LLM call.")
 
     rerank: bool = Field(True, description="Rerank searches with the LLM unless a request says otherwise.")

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from rag import cost
 from rag.api.app import create_app
 from rag.api.deps import ServerState
-from rag.config import Settings
+from rag.cli import main as rag_main
+from rag.config import Settings, get_settings
 from rag.embedding import Embedder
 from tests.fakes.gemini import BAD_KEY, gemini_server
 from tests.fakes.judges import judge, keyword_grade
@@ -200,3 +203,29 @@ def test_ollama_model_not_pulled_is_named(tmp_path: Path, embedder: Embedder) ->
             assert body["rerank"]["status"] == "fallback" and "ollama pull gemma3:4b" in body["rerank"]["reason"]
             answer = client.post("/v1/answer", json={"query": "penguins"}).json()
             assert answer["status"] == "failed" and "ollama pull gemma3:4b" in answer["reason"]
+
+
+def test_rag_cost_projects_measured_usage(
+    gemini, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client, _ = gemini
+    search(client, query="penguins in the southern hemisphere")
+    search(client, query="honeybees dance")
+    client.post("/v1/answer", json={"query": "what is lava"})
+    monkeypatch.setenv("RAGLINE_USAGE_LOG", str(tmp_path / "usage.jsonl"))
+    get_settings.cache_clear()
+    try:
+        assert rag_main(["cost", "--queries-per-month", "2000000", "--json"]) == 0
+    finally:
+        get_settings.cache_clear()
+    p = json.loads(capsys.readouterr().out)
+    measured = p["measured"]
+    assert measured["queries"] == 3  # two searches and an answer; the answer's rerank and answer calls are one
+    per_query = client.get("/v1/usage").json()["total"]["cost_usd"] / 3
+    assert measured["cost_usd"] == pytest.approx(per_query)
+    assert p["api_usd_per_month"] == pytest.approx(per_query * 2_000_000, abs=0.01)
+    # 0.80 $/h around the clock against the API's price per query.
+    assert p["self_hosted_usd_per_month"] == pytest.approx(0.80 * 730) and p["gpus"] == 1
+    assert p["break_even_queries_per_month"] == math.ceil(0.80 * 730 / per_query)
+    from_server = cost.from_summary(client.get("/v1/usage").json())
+    assert from_server.queries == 3 and from_server.cost_usd == pytest.approx(per_query)

@@ -162,6 +162,7 @@ class AnswerResponse(BaseModel):
 
 
 class UsageRow(Usage):
+    requests: int = Field(description="Searches or answers that called this stage.")
     backend: str = Field(description="LLM backend.")
     model: str = Field(description="Model.")
     stage: str = Field(description="rerank or answer.")

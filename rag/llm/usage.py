@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -24,6 +25,8 @@ class Usage:
     thinking_tokens: int = 0
     cost_usd: float = 0.0
     calls: int = 0
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16], repr=False, compare=False)
+    stages: set[str] = field(default_factory=set, repr=False, compare=False)  # stages this request has called
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, record: UsageRecord) -> None:
@@ -65,6 +68,7 @@ class UsageRecord:
     seconds: float
     outcome: str  # "ok" or the error class name
     at: float
+    request: str  # the search or answer the call was made for (calls of one request share it)
 
 
 class UsageMeter:
@@ -77,10 +81,18 @@ class UsageMeter:
         self.listeners: list[Callable[[UsageRecord], None]] = []
         self._lock = threading.Lock()
         self._totals: dict[tuple[str, str, str], Usage] = {}
+        self._requests: dict[tuple[str, str, str], int] = {}  # requests that called each stage
 
     def record(
-        self, llm: LLMBackend, stage: str, completion: Completion | None, seconds: float, outcome: str = "ok"
-    ) -> UsageRecord:
+        self,
+        llm: LLMBackend,
+        stage: str,
+        completion: Completion | None,
+        seconds: float,
+        usage: Usage,
+        outcome: str = "ok",
+    ) -> None:
+        """One call, into the totals, the log, the listeners and the request's ``usage``."""
         tokens_in = completion.input_tokens if completion else 0
         tokens_out = completion.output_tokens if completion else 0
         rec = UsageRecord(
@@ -94,21 +106,27 @@ class UsageMeter:
             seconds=round(seconds, 4),
             outcome=outcome,
             at=time.time(),
+            request=usage.request_id,
         )
+        key = (rec.backend, rec.model, rec.stage)
         with self._lock:
-            self._totals.setdefault((rec.backend, rec.model, rec.stage), Usage()).add(rec)
+            self._totals.setdefault(key, Usage()).add(rec)
+            if stage not in usage.stages:
+                usage.stages.add(stage)
+                self._requests[key] = self._requests.get(key, 0) + 1
             if self.log_path:
                 with self.log_path.open("a") as f:
                     f.write(json.dumps(asdict(rec)) + "\n")
         for listener in self.listeners:
             listener(rec)
-        return rec
+        usage.add(rec)
 
     def summary(self) -> dict:
         """Totals since start, overall and per backend/model/stage."""
         with self._lock:
             rows = [
-                {"backend": b, "model": m, "stage": s, **u.as_dict()} for (b, m, s), u in sorted(self._totals.items())
+                {"backend": b, "model": m, "stage": s, "requests": self._requests.get((b, m, s), 0), **u.as_dict()}
+                for (b, m, s), u in sorted(self._totals.items())
             ]
         keys = ("input_tokens", "output_tokens", "thinking_tokens", "cost_usd", "calls")
         total = {k: sum(r[k] for r in rows) for k in keys}
@@ -133,7 +151,7 @@ class MeteredLLM:
         if isinstance(exc, LLMRateLimitedError) and exc.retry_after_s:
             self.admission.cool_down(exc.retry_after_s)
         seconds = time.perf_counter() - started
-        usage.add(self.meter.record(self.backend, stage, exc.billed, seconds, type(exc).__name__))
+        self.meter.record(self.backend, stage, exc.billed, seconds, usage, type(exc).__name__)
 
     def complete(self, request: LLMRequest, stage: str, usage: Usage) -> Completion:
         deadline = time.monotonic() + request.timeout_s
@@ -145,7 +163,7 @@ class MeteredLLM:
             except LLMError as exc:
                 self._failed(exc, stage, usage, started)
                 raise
-        usage.add(self.meter.record(self.backend, stage, out, time.perf_counter() - started))
+        self.meter.record(self.backend, stage, out, time.perf_counter() - started, usage)
         return out
 
     def stream(self, request: LLMRequest, stage: str, usage: Usage) -> Iterator[str | Completion]:
@@ -154,7 +172,7 @@ class MeteredLLM:
             try:
                 for piece in self.backend.stream(request):
                     if isinstance(piece, Completion):
-                        usage.add(self.meter.record(self.backend, stage, piece, time.perf_counter() - started))
+                        self.meter.record(self.backend, stage, piece, time.perf_counter() - started, usage)
                     yield piece
             except LLMError as exc:
                 self._failed(exc, stage, usage, started)
