@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-from rag.errors import (
-    ConfigError,
-    LLMNotConfiguredError,
-    LLMUnavailableError,
-    ModelMismatchError,
-    NotFoundError,
-    RaglineError,
-    StoreBusyError,
-    UsageError,
-)
+from rag import errors
 
-_STATUS: list[tuple[type[RaglineError], int]] = [
-    (NotFoundError, 404),
-    (ModelMismatchError, 409),
-    (StoreBusyError, 503),
-    (LLMNotConfiguredError, 503),
-    (LLMUnavailableError, 503),
-    (UsageError, 400),  # FilterError included
-    (ConfigError, 500),  # the server's own settings, not the caller's request
+_STATUS: list[tuple[type[errors.RaglineError], int]] = [
+    (errors.NotFoundError, 404),
+    (errors.ModelMismatchError, 409),
+    (errors.StoreBusyError, 503),
+    (errors.LLMNotConfiguredError, 503),
+    (errors.LLMUnavailableError, 503),
+    (errors.UsageError, 400),  # FilterError included
+    (errors.ConfigError, 500),  # the server's own settings, not the caller's request
 ]
 
 
-def status_for(exc: RaglineError) -> int:
+def status_for(exc: errors.RaglineError) -> int:
     return next((code for kind, code in _STATUS if isinstance(exc, kind)), 500)
