@@ -7,6 +7,8 @@ Keys other than the chunk's own fields address the document's metadata (``metada
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import datetime
 from typing import Any
 
@@ -18,14 +20,25 @@ RANGE_OPS = ("gte", "gt", "lte", "lt")
 OPERATORS = ("eq", "any", *RANGE_OPS)
 
 
+# Qdrant stores integers as 64-bit; a larger one fails inside the engine instead of being refused here.
+_INT64 = range(-(2**63), 2**63)
+# RFC 3339 as Qdrant reads it: a date, optionally a time and offset (Python alone also takes "20240101").
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?$")
+
+
 def payload_key(key: str) -> str:
     """Where a user-facing filter key lives in the payload."""
+    name = key.removeprefix(f"{METADATA}.")
+    if not name.strip() or any(not part for part in name.split(".")):
+        raise FilterError(f"filter key {key!r} does not name a field")
     if key in CORE_FIELDS or key.startswith(f"{METADATA}."):
         return key
     return f"{METADATA}.{key}"
 
 
 def _scalar(key: str, value: Any) -> Scalar:
+    if isinstance(value, int) and not isinstance(value, bool) and value not in _INT64:
+        raise FilterError(f"filter {key!r}: integer {value} is outside the 64-bit range")
     if isinstance(value, (str, int, bool)) and not isinstance(value, float):
         return value
     raise FilterError(f"filter {key!r}: match values must be strings, integers or booleans, got {value!r}")
@@ -35,9 +48,14 @@ def _range_bound(key: str, op: str, value: Any) -> float | str:
     if isinstance(value, bool):
         raise FilterError(f"filter {key!r}: {op} needs a number or an ISO date, got {value!r}")
     if isinstance(value, (int, float)):
-        return float(value)
+        bound = float(value)
+        if not math.isfinite(bound):
+            raise FilterError(f"filter {key!r}: {op} needs a finite number, got {value!r}")
+        return bound
     if isinstance(value, str):
         try:
+            if not _DATE.match(value):
+                raise ValueError(value)
             datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             raise FilterError(f"filter {key!r}: {op} needs a number or an ISO date, got {value!r}") from None

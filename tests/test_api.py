@@ -118,12 +118,40 @@ def test_auth(client: TestClient) -> None:
         ({"query": "x", "collection": "nope"}, 404, "nope"),
         ({"query": "x", "collection": "../etc"}, 400, "collection"),
         ({"query": "x", "fusion": "dbsf", "weights": [1, 2]}, 400, "weights"),
+        # Each of these was a 500 (the engine or the tokenizer failed on it), never a 400 naming the problem.
+        ({"query": "x", "filter": {"year": 9223372036854775808}}, 400, "64-bit"),
+        ({"query": "x", "filter": {"year": {"any": [10**30]}}}, 400, "64-bit"),
+        ({"query": "x", "filter": {"": "a"}}, 400, "does not name a field"),
+        ({"query": "x", "filter": {"metadata.": "a"}}, 400, "does not name a field"),
+        ({"query": "x", "filter": {"date": {"gte": "20240101"}}}, 400, "ISO date"),
+        ({"query": "x\ud800"}, 422, "query"),
     ],
 )
 def test_bad_input(client: TestClient, body: dict, status: int, names: str) -> None:
-    r = client.post("/v1/search", json=body)
+    # As a client sends it: JSON escapes what UTF-8 cannot carry (the lone surrogate as \\ud800).
+    r = client.post("/v1/search", content=json.dumps(body), headers={"content-type": "application/json"})
     assert r.status_code == status, r.text
     assert names in json.dumps(r.json())
+
+
+def test_a_collection_name_is_checked_before_anything_is_written(client: TestClient, tmp_path: Path) -> None:
+    for name in ("../../escape", str(tmp_path / "abs")):
+        files = [("files", ("x.txt", b"Some text."))]
+        r = client.post("/v1/documents", files=files, data={"collection": name})
+        assert r.status_code == 400 and "collection" in r.json()["detail"]
+        r = client.post("/v1/documents/records", json={"records": [{"_id": "r", "text": "t"}], "collection": name})
+        assert r.status_code == 400
+    assert not (tmp_path / "escape").exists() and not (tmp_path / "abs").exists()
+    assert not any(p.name == "x.txt" for p in tmp_path.rglob("*"))
+
+
+def test_request_ids_cannot_forge_log_lines(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("INFO", logger="ragline.api"):
+        r = client.get("/healthz", headers={"X-Request-ID": "abc\r\nstatus=200 forged=1"})
+    echoed = r.headers["x-request-id"]
+    assert len(echoed) == 32 and echoed.isalnum()  # replaced by a fresh id
+    assert not any("forged" in rec.getMessage() for rec in caplog.records)
+    assert client.get("/healthz", headers={"X-Request-ID": "req-42.a_b"}).headers["x-request-id"] == "req-42.a_b"
 
 
 def test_oversized_upload(client: TestClient) -> None:

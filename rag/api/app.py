@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import hmac
+import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,6 +28,7 @@ from rag.errors import RaglineError
 
 log = logging.getLogger("ragline.api")
 API_PREFIX = "/v1"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def _require_key(request: Request) -> None:
@@ -62,7 +67,9 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:128] or uuid.uuid4().hex
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        # Only a plain token is echoed and logged: a given id with spaces or line breaks could forge log lines.
+        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         started = time.perf_counter()
         status = 500
 
@@ -123,6 +130,13 @@ def create_app(settings: Settings, server: ServerState | None = None) -> FastAPI
     app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(_require_key)])
 
     app.add_middleware(RequestContext, metrics=metrics)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        # FastAPI's own shape, but ASCII-escaped: the errors echo the input, which may hold a lone surrogate
+        # that UTF-8 cannot encode (the default handler then fails with a 500).
+        body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True)
+        return Response(body, status_code=422, media_type="application/json")
 
     @app.exception_handler(RaglineError)
     async def ragline_error(request: Request, exc: RaglineError) -> JSONResponse:

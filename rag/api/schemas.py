@@ -12,6 +12,10 @@ from rag.retrieval import MAX_TOP_K
 def _not_blank(v: str) -> str:
     if not v.strip():
         raise ValueError("must not be blank")
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate such as "\ud800", which JSON allows and no tokenizer takes
+        raise ValueError("must be valid Unicode text") from None
     return v
 
 
