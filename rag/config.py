@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     )
     max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1, description="Largest accepted upload (HTTP 413 above).")
     max_query_chars: int = Field(2000, ge=1, description="Longest accepted query.")
+    keep_uploads: bool = Field(
+        False, description="Keep uploaded files under DATA_DIR/uploads after ingesting them (removed by default)."
+    )
 
     llm: Literal["auto", "gemini", "ollama", "none"] = Field(
         "auto",

@@ -145,6 +145,27 @@ def test_a_collection_name_is_checked_before_anything_is_written(client: TestCli
     assert not any(p.name == "x.txt" for p in tmp_path.rglob("*"))
 
 
+@pytest.mark.parametrize("names", [["x" * 300 + ".txt"], ["a.txt", "a.txt/b.txt"], ["a\\b.txt"]])
+def test_bad_upload_names_are_400s(client: TestClient, names: list[str]) -> None:
+    r = client.post("/v1/documents", files=[("files", (n, b"Some text.")) for n in names])
+    assert r.status_code == 400, r.text
+    assert "files" in r.json()["detail"]
+
+
+def test_a_nul_in_an_upload_name_is_a_400(client: TestClient) -> None:
+    # Raw multipart: httpx would percent-encode the NUL, a hostile client does not.
+    body = b'--B\r\nContent-Disposition: form-data; name="files"; filename="a\x00b.txt"\r\n\r\nx\r\n--B--\r\n'
+    r = client.post("/v1/documents", content=body, headers={"content-type": "multipart/form-data; boundary=B"})
+    assert r.status_code == 400, r.text
+
+
+def test_uploads_are_not_kept_once_ingested(client: TestClient, tmp_path: Path) -> None:
+    r = client.post("/v1/documents", files=[("files", ("notes/kept.txt", b"Otters hold hands while they sleep."))])
+    assert r.status_code == 200 and r.json()["added"] == 1
+    assert not [p for p in (tmp_path / "data" / "uploads").rglob("*") if p.is_file()]
+    assert search(client, query="otters sleeping", top_k=1)["results"][0]["doc_id"] == "notes/kept.txt"
+
+
 def test_request_ids_cannot_forge_log_lines(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level("INFO", logger="ragline.api"):
         r = client.get("/healthz", headers={"X-Request-ID": "abc\r\nstatus=200 forged=1"})

@@ -3,6 +3,7 @@ per collection, one writer at a time, and where uploads are staged. Routes get i
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -23,6 +24,8 @@ from rag.stored_chunk import DOC_ID
 from rag.wiring import OpenStores, build_parts, collection_names
 
 log = logging.getLogger("ragline")
+_MAX_NAME_BYTES = 255  # what the filesystems we run on allow for one name
+_MAX_PATH_BYTES = 1024
 
 
 class ServerState:
@@ -72,19 +75,26 @@ class ServerState:
         return path
 
     def ingest_uploads(self, files: list[tuple[str, bytes]], collection: str | None) -> IngestReport:
-        """Store uploaded files (name, content); each file's doc id is its (relative, '/'-separated) name."""
+        """Store uploaded files (name, content); each file's doc id is its (relative, '/'-separated) name.
+
+        Every name is checked before anything is written; the staged files are removed once ingested (the
+        store keeps the chunks) unless ``RAGLINE_KEEP_UPLOADS`` is set."""
         folder = self.upload_dir(collection)
-        paths = []
-        for name, content in files:
-            rel = PurePosixPath(name)
-            if not rel.parts or rel.is_absolute() or any(p in ("..", "") or p.startswith(".") for p in rel.parts):
-                raise UsageError(f"files: invalid file name {name!r}")
-            target = folder.joinpath(*rel.parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
-            paths.append(target)
+        staged = [(folder.joinpath(*_upload_parts(name)), name, content) for name, content in files]
         with self._write_lock:
-            return self._ingestor(collection).ingest_files([source_file(p, folder) for p in paths])
+            written: list[Path] = []
+            try:
+                for target, name, content in staged:
+                    try:
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        target.write_bytes(content)
+                    except OSError as exc:  # e.g. "a.txt/b.txt" next to a file "a.txt"
+                        raise UsageError(f"files: cannot store {name!r}: {exc.strerror}") from None
+                    written.append(target)
+                return self._ingestor(collection).ingest_files([source_file(p, folder) for p in written])
+            finally:
+                if not self.settings.keep_uploads:
+                    _remove_staged(written, folder)
 
     def ingest_records(self, records: list[dict[str, Any]], collection: str | None) -> IngestReport:
         body = "\n".join(json.dumps(r, sort_keys=True) for r in records)
@@ -113,6 +123,35 @@ class ServerState:
                 }
             )
         return out
+
+
+def _upload_parts(name: str) -> tuple[str, ...]:
+    """The path parts of an uploaded file's name, or a ``UsageError`` saying what is wrong with it."""
+    rel = PurePosixPath(name)
+    bad = (
+        not rel.parts
+        or rel.is_absolute()
+        or any(p in ("..", "") or p.startswith(".") for p in rel.parts)
+        or any(ord(ch) < 32 or ch == "\\" for ch in name)
+        or any(len(p.encode()) > _MAX_NAME_BYTES for p in rel.parts)
+        or len(name.encode()) > _MAX_PATH_BYTES
+    )
+    if bad:
+        raise UsageError(
+            f"files: invalid file name {name!r} (relative, no '..', no hidden or control characters, parts of at "
+            f"most {_MAX_NAME_BYTES} bytes)"
+        )
+    return rel.parts
+
+
+def _remove_staged(paths: list[Path], folder: Path) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+        for parent in path.parents:
+            if parent == folder or not parent.is_relative_to(folder):
+                break
+            with contextlib.suppress(OSError):  # not empty: another file still there
+                parent.rmdir()
 
 
 def server_state(request: Request) -> ServerState:
