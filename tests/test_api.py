@@ -132,6 +132,18 @@ def test_bad_input(client: TestClient, body: dict, status: int, names: str) -> N
     r = client.post("/v1/search", content=json.dumps(body), headers={"content-type": "application/json"})
     assert r.status_code == status, r.text
     assert names in json.dumps(r.json())
+    if status == 422:  # always a list of errors, as the OpenAPI schema says
+        assert isinstance(r.json()["detail"], list)
+
+
+def test_batch_queries_are_checked_one_by_one(client: TestClient) -> None:
+    r = client.post("/v1/search/batch", json={"queries": ["lava", "  ", "x" * 2001]})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "queries", 1]
+
+
+def test_metrics_are_documented_as_text(client: TestClient) -> None:
+    content = client.get("/openapi.json").json()["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+    assert all(kind.startswith("text/plain") for kind in content)
 
 
 def test_a_collection_name_is_checked_before_anything_is_written(client: TestClient, tmp_path: Path) -> None:

@@ -154,7 +154,13 @@ def create_app(settings: Settings, server: ServerState | None = None) -> FastAPI
         # Search is ready without the LLM (it falls back to retrieval order); the LLM's state is reported.
         return JSONResponse({"status": "ready", "llm": svc.llm_state})
 
-    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics.")
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        summary="Prometheus metrics (text exposition format).",
+        response_class=PlainTextResponse,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+    )
     def metrics_endpoint() -> Response:
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -58,16 +58,21 @@ def _options(state: ServerState, body: SearchRequest | BatchSearchRequest) -> Se
     )
 
 
-def _check_query(request: Request, query: str) -> None:
+def _invalid(loc: list[str | int], msg: str) -> HTTPException:
+    """A 422 shaped like FastAPI's own (``detail`` is a list of errors, as the OpenAPI schema says)."""
+    return HTTPException(422, [{"loc": ["body", *loc], "msg": msg, "type": "value_error"}])
+
+
+def _check_query(request: Request, query: str, loc: list[str | int]) -> None:
     limit = request.app.state.settings.max_query_chars
     if len(query) > limit:
-        raise HTTPException(422, f"query: longer than {limit} characters")
+        raise _invalid(loc, f"longer than {limit} characters")
 
 
 @router.post("/search", response_model=SearchResponse, responses=_ERRORS, tags=["search"])
 def search(body: SearchRequest, request: Request, state: State) -> SearchResponse:
     """Hybrid (or dense/sparse) retrieval with metadata filters, reranked by the LLM when configured."""
-    _check_query(request, body.query)
+    _check_query(request, body.query, ["query"])
     reply = state.pipeline.search(body.query, _options(state, body), body.collection, body.rerank)
     request.app.state.metrics.observe_stages(reply.timings_ms)
     return _response(reply)
@@ -78,8 +83,8 @@ def search_batch(body: BatchSearchRequest, request: Request, state: State) -> Ba
     """Many queries in one call: embedded in one batch, reranked concurrently (RAGLINE_LLM_MAX_CONCURRENCY)."""
     for n, q in enumerate(body.queries):
         if not q.strip():
-            raise HTTPException(422, f"queries[{n}]: must not be blank")
-        _check_query(request, q)
+            raise _invalid(["queries", n], "must not be blank")
+        _check_query(request, q, ["queries", n])
     replies = state.pipeline.search_many(
         body.queries, _options(state, body), body.collection, body.rerank, concurrent=True
     )
@@ -140,7 +145,7 @@ def _sse(events: Iterator[Event]) -> Iterator[str]:
 )
 def answer(body: AnswerRequest, request: Request, state: State):
     """Retrieve, rerank, and answer with numbered citations; `stream: true` sends Server-Sent Events."""
-    _check_query(request, body.query)
+    _check_query(request, body.query, ["query"])
     opts = state.pipeline.answer_options(body.top_k, parse_filter(body.filter))
     events = state.pipeline.answer(body.query, opts, body.collection)
     first = next(events)  # retrieval errors (404, 400, 503) surface here, before any byte is sent
