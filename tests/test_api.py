@@ -164,6 +164,23 @@ def test_bad_upload_names_are_400s(client: TestClient, names: list[str]) -> None
     assert "files" in r.json()["detail"]
 
 
+def test_records_that_would_break_the_store_are_reported_and_the_rest_stored(client: TestClient) -> None:
+    deep: dict = {"leaf": 1}
+    for _ in range(130):
+        deep = {"next": deep}
+    good = [{"_id": f"ok{i}", "text": f"Good record number {i} about walruses."} for i in range(600)]
+    bad = [{"_id": "nan", "text": "t", "score": float("nan")}, {"_id": "deep", "text": "t", "meta": deep}]
+    body = json.dumps({"records": good + bad})  # NaN travels as the bare token NaN, which JSON parsers accept
+    r = client.post("/v1/documents/records", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["added"] == 600 and {f["error"].split(":")[0] for f in report["failed"]} == {"record 'nan'",
+                                                                                               "record 'deep'"}
+    assert search(client, query="walruses", top_k=1)["results"][0]["doc_id"].startswith("ok")
+    more = client.post("/v1/documents/records", json={"records": [{"_id": "later", "text": "Seals bark."}]})
+    assert more.status_code == 200 and more.json()["added"] == 1  # the collection still takes writes
+
+
 def test_a_nul_in_an_upload_name_is_a_400(client: TestClient) -> None:
     # Raw multipart: httpx would percent-encode the NUL, a hostile client does not.
     body = b'--B\r\nContent-Disposition: form-data; name="files"; filename="a\x00b.txt"\r\n\r\nx\r\n--B--\r\n'

@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 from ingest.document import Document, RecordFailure, Section
 from ingest.loaders.text import read_text
 from rag.errors import LoaderError
+
+# Metadata becomes a Qdrant payload: deeper nesting than this, or a NaN or infinite number, is refused here
+# (reported per record) instead of failing inside the engine half-way through a batch.
+MAX_METADATA_DEPTH = 8
+
+
+def _check_metadata(value: Any, rid: object, depth: int = 0) -> None:
+    if depth > MAX_METADATA_DEPTH:
+        raise LoaderError(f"record {rid!r}: metadata nests deeper than {MAX_METADATA_DEPTH} levels")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise LoaderError(f"record {rid!r}: metadata holds {value}, which JSON payloads cannot store")
+    if isinstance(value, dict):
+        for v in value.values():
+            _check_metadata(v, rid, depth + 1)
+    elif isinstance(value, list):
+        for v in value:
+            _check_metadata(v, rid, depth + 1)
 
 
 def _record(obj: Any, fmt: str) -> Document:
@@ -22,6 +40,7 @@ def _record(obj: Any, fmt: str) -> Document:
         raise LoaderError(f"record {rid!r} has no 'text'")
     title = obj.get("title") or ""
     metadata = {k: v for k, v in obj.items() if k not in {"_id", "id", "text", "title"}}
+    _check_metadata(metadata, rid)
     return Document(doc_id=str(rid), title=str(title), format=fmt, sections=[Section(text.strip())], metadata=metadata)
 
 
