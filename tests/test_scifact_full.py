@@ -13,6 +13,7 @@ from tests.conftest import SCIFACT
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.timeout(1800),  # a full SciFact ingest on 2 cores: ~3 min alone, much longer beside other work
     pytest.mark.skipif(not SCIFACT.is_dir(), reason="shared SciFact data not present"),
 ]
 
