@@ -85,6 +85,13 @@ def test_records_and_delete(client: TestClient) -> None:
     assert client.delete("/v1/documents/z1").status_code == 404
 
 
+def test_a_doc_id_with_a_line_break_can_be_deleted(client: TestClient) -> None:
+    r = client.post("/v1/documents/records", json={"records": [{"_id": "two\nlines", "text": "Puffins nest."}]})
+    assert r.json()["added"] == 1
+    assert client.delete("/v1/documents/two%0Alines").status_code == 204
+    assert client.delete("/v1/documents/two%0Alines").status_code == 404
+
+
 def test_collections_health_metrics(client: TestClient) -> None:
     cols = client.get("/v1/collections").json()["collections"]
     assert cols[0]["name"] == "documents" and cols[0]["points"] >= 6 and cols[0]["dimension"] == 384

@@ -46,7 +46,7 @@ def _require_key(request: Request) -> None:
 
 
 def _route_template(scope: Scope) -> str:
-    """The matched route's template (``/v1/documents/{doc_id:path}``), so metrics labels stay few."""
+    """The matched route's template (``/v1/documents/{doc_id:anytext}``), so metrics labels stay few."""
     route = scope.get("route")
     if route is None:
         return "unmatched"

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.sse import EventSourceResponse, format_sse_event
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import PathConvertor, register_url_convertor
 
 from rag.api.deps import ServerState, server_state
 from rag.api.schemas import (
@@ -32,6 +33,14 @@ from rag.llm.usage import Usage as LLMUsage
 from rag.query_pipeline import Event, SearchReply
 from rag.retrieval import SearchOptions
 
+
+class _AnyText(PathConvertor):
+    """Like ``path``, but a doc id with a line break in it matches too (``.*`` stops at one)."""
+
+    regex = r"[\s\S]*"
+
+
+register_url_convertor("anytext", _AnyText())
 router = APIRouter()
 _ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 503)}
 State = Annotated[ServerState, Depends(server_state)]
@@ -120,7 +129,7 @@ def upload_records(body: RecordsRequest, state: State) -> IngestResponse:
     return IngestResponse(**report.as_dict())
 
 
-@router.delete("/documents/{doc_id:path}", status_code=204, responses=_ERRORS, tags=["documents"])
+@router.delete("/documents/{doc_id:anytext}", status_code=204, responses=_ERRORS, tags=["documents"])
 def delete_document(doc_id: str, state: State, collection: str | None = None) -> None:
     """Delete every chunk of one document."""
     state.delete_document(doc_id, collection)
