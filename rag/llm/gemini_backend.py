@@ -37,23 +37,24 @@ def _is_gemini_2_5(model: str) -> bool:
     return "gemini-2.5" in model
 
 
+def _details(exc: errors.APIError) -> list[dict[str, Any]]:
+    """The ``error.details`` of a Google API error body (RetryInfo, ErrorInfo, QuotaFailure, ...)."""
+    body: Any = exc.details if isinstance(exc.details, dict) else {}
+    return [d for d in (body.get("error") or {}).get("details") or [] if isinstance(d, dict)]
+
+
 def _retry_delay(exc: errors.APIError) -> float | None:
     """The ``google.rpc.RetryInfo`` delay of a 429, in seconds (the SDK does not act on it)."""
-    body: Any = exc.details if isinstance(exc.details, dict) else {}
-    for detail in (body.get("error") or {}).get("details") or []:
-        if isinstance(detail, dict) and detail.get("@type", "").endswith("google.rpc.RetryInfo"):
-            match = _DELAY.match(str(detail.get("retryDelay", "")))
-            if match:
-                return float(match.group(1))
+    for detail in _details(exc):
+        match = _DELAY.match(str(detail.get("retryDelay", "")))
+        if detail.get("@type", "").endswith("google.rpc.RetryInfo") and match:
+            return float(match.group(1))
     return None
 
 
 def _error_reason(exc: errors.APIError) -> str:
-    body: Any = exc.details if isinstance(exc.details, dict) else {}
-    for detail in (body.get("error") or {}).get("details") or []:
-        if isinstance(detail, dict) and detail.get("reason"):
-            return str(detail["reason"])
-    return exc.status or ""
+    """``ErrorInfo.reason`` (e.g. API_KEY_INVALID), else the status."""
+    return next((str(d["reason"]) for d in _details(exc) if d.get("reason")), exc.status or "")
 
 
 def _mapped(exc: Exception, model: str) -> LLMError:

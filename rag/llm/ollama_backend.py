@@ -72,14 +72,16 @@ class OllamaBackend:
             "think": False if request.purpose == "rerank" else None,
         }
 
+    def _prompt_filled(self, done: Any, request: LLMRequest) -> bool:
+        """A prompt that filled the window was cut from the front: the instructions are gone."""
+        return (done.prompt_eval_count or 0) >= self.num_ctx - request.max_tokens
+
     def _completion(self, text: str, done: Any, request: LLMRequest) -> Completion:
-        prompt_tokens = done.prompt_eval_count or 0
         return Completion(
             text=text,
-            input_tokens=prompt_tokens,
+            input_tokens=done.prompt_eval_count or 0,
             output_tokens=done.eval_count or 0,
-            # A prompt that filled the window was cut from the front: the instructions are gone.
-            truncated=done.done_reason == "length" or prompt_tokens >= self.num_ctx - request.max_tokens,
+            truncated=done.done_reason == "length" or self._prompt_filled(done, request),
         )
 
     def complete(self, request: LLMRequest) -> Completion:
@@ -92,7 +94,7 @@ class OllamaBackend:
         except Exception as exc:
             raise self._mapped(exc) from exc
         out = self._completion(r.message.content or "", r, request)
-        if (r.prompt_eval_count or 0) >= self.num_ctx - request.max_tokens:
+        if self._prompt_filled(r, request):
             raise LLMOutputError(
                 f"ollama: the prompt filled num_ctx {self.num_ctx} (prompt_eval_count {r.prompt_eval_count}) "
                 "and was cut; raise RAGLINE_OLLAMA_NUM_CTX",
