@@ -9,9 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rag.api.app import create_app
-from rag.api.deps import ServerState
+from rag.api.deps import ServerState, _upload_parts
 from rag.config import Settings
 from rag.embedding import Embedder
+from rag.errors import UsageError
 from tests.test_ingest import make_folder
 
 KEY = "s3cret-key"
@@ -186,6 +187,22 @@ def test_records_that_would_break_the_store_are_reported_and_the_rest_stored(cli
     assert search(client, query="walruses", top_k=1)["results"][0]["doc_id"].startswith("ok")
     more = client.post("/v1/documents/records", json={"records": [{"_id": "later", "text": "Seals bark."}]})
     assert more.status_code == 200 and more.json()["added"] == 1  # the collection still takes writes
+
+
+def test_an_upload_cannot_follow_a_symlink_out_of_the_data_dir(client: TestClient, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    uploads = tmp_path / "data" / "uploads" / "documents"
+    uploads.mkdir(parents=True, exist_ok=True)
+    (uploads / "evil").symlink_to(outside, target_is_directory=True)
+    r = client.post("/v1/documents", files=[("files", ("evil/x.txt", b"Some text."))])
+    assert r.status_code == 400 and "outside" in r.json()["detail"]
+    assert list(outside.iterdir()) == []
+
+
+def test_an_upload_name_that_is_not_unicode_is_refused() -> None:
+    with pytest.raises(UsageError, match="invalid file name"):
+        _upload_parts("a\udc80.txt")
 
 
 def test_a_nul_in_an_upload_name_is_a_400(client: TestClient) -> None:

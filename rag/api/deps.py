@@ -81,6 +81,10 @@ class ServerState:
         store keeps the chunks) unless ``RAGLINE_KEEP_UPLOADS`` is set."""
         folder = self.upload_dir(collection)
         staged = [(folder.joinpath(*_upload_parts(name)), name, content) for name, content in files]
+        inside = folder.resolve()
+        for target, name, _ in staged:  # a symlink planted under uploads/ must not lead out of it either
+            if not target.resolve().is_relative_to(inside):
+                raise UsageError(f"files: {name!r} resolves outside the upload folder")
         with self._write_lock:
             written: list[Path] = []
             try:
@@ -133,8 +137,8 @@ def _upload_parts(name: str) -> tuple[str, ...]:
         or rel.is_absolute()
         or any(p in ("..", "") or p.startswith(".") for p in rel.parts)
         or any(ord(ch) < 32 or ch == "\\" for ch in name)
-        or any(len(p.encode()) > _MAX_NAME_BYTES for p in rel.parts)
-        or len(name.encode()) > _MAX_PATH_BYTES
+        or any(_utf8_len(p) > _MAX_NAME_BYTES for p in rel.parts)
+        or _utf8_len(name) > _MAX_PATH_BYTES
     )
     if bad:
         raise UsageError(
@@ -142,6 +146,14 @@ def _upload_parts(name: str) -> tuple[str, ...]:
             f"most {_MAX_NAME_BYTES} bytes)"
         )
     return rel.parts
+
+
+def _utf8_len(text: str) -> int:
+    """Bytes ``text`` takes on disk; a lone surrogate (which no filesystem name can hold) counts as too long."""
+    try:
+        return len(text.encode())
+    except UnicodeEncodeError:
+        return _MAX_PATH_BYTES + 1
 
 
 def _remove_staged(paths: list[Path], folder: Path) -> None:
