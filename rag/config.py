@@ -76,7 +76,15 @@ class Settings(BaseSettings):
     api_keys: SecretStr | None = Field(
         None, description="Comma-separated API keys; when set, every /v1 route needs 'Authorization: Bearer KEY'."
     )
-    max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1, description="Largest accepted upload (HTTP 413 above).")
+    max_upload_bytes: int = Field(
+        50 * 1024 * 1024,
+        ge=1,
+        description="Largest upload request, all its files together (HTTP 413 above, from Content-Length or while "
+        "reading).",
+    )
+    max_json_bytes: int = Field(
+        8 * 1024 * 1024, ge=1, description="Largest JSON request body (searches, answers, records); HTTP 413 above."
+    )
     max_query_chars: int = Field(2000, ge=1, description="Longest accepted query.")
     keep_uploads: bool = Field(
         False, description="Keep uploaded files under DATA_DIR/uploads after ingesting them (removed by default)."
@@ -111,9 +119,7 @@ class Settings(BaseSettings):
     ollama_keep_alive: str = Field("30m", description="How long Ollama keeps the model loaded after a call.")
     llm_timeout_s: float = Field(60.0, gt=0, description="Longest wait for one answer-generation call.")
     llm_max_concurrency: int = Field(8, ge=1, description="LLM calls in flight at once, per backend and process.")
-    llm_rpm: int = Field(
-        1000, ge=0, description="LLM calls started per minute, per backend and process (0: no limit)."
-    )
+    llm_rpm: int = Field(1000, ge=0, description="LLM calls started per minute, per backend and process (0: no limit).")
     llm_prices: str = Field(
         "",
         description='Extra prices per 1M tokens as JSON, e.g. {"gemini-3.1-flash-lite": [0.25, 1.5]} (input, output).',

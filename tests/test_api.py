@@ -230,5 +230,9 @@ def test_request_ids_cannot_forge_log_lines(client: TestClient, caplog: pytest.L
 
 def test_oversized_upload(client: TestClient) -> None:
     r = client.post("/v1/documents", files=[("files", ("big.txt", b"word " * 20_000))])
-    assert r.status_code == 413 and "big.txt" in r.json()["detail"]
+    assert r.status_code == 413 and "RAGLINE_MAX_UPLOAD_BYTES" in r.json()["detail"]
+    # The limit is for the whole request: two files under it each, over it together.
+    halves = [("files", (f"half{n}.txt", b"word " * 7_000)) for n in range(2)]
+    assert client.post("/v1/documents", files=halves[:1]).status_code == 200
+    assert client.post("/v1/documents", files=halves).status_code == 413
     assert search(client, query="lava", top_k=1)["results"][0]["doc_id"] == "a.txt"  # nothing lost

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import re
@@ -11,7 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -22,6 +21,7 @@ from rag import __version__
 from rag.api.deps import ServerState
 from rag.api.error_status import status_for
 from rag.api.prometheus import Metrics
+from rag.api.request_gate import BodyLimits, KeyGate
 from rag.api.routes import router
 from rag.config import Settings
 from rag.errors import RaglineError
@@ -29,20 +29,6 @@ from rag.errors import RaglineError
 log = logging.getLogger("ragline.api")
 API_PREFIX = "/v1"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-
-def _require_key(request: Request) -> None:
-    keys: list[str] = request.app.state.api_keys
-    if not keys:
-        return
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    # Compare against every key so timing does not tell which one matched.
-    ok = False
-    for key in keys:
-        ok |= hmac.compare_digest(token.encode(), key.encode())
-    if scheme.lower() != "bearer" or not ok:
-        raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"})
 
 
 def _route_template(scope: Scope) -> str:
@@ -125,10 +111,12 @@ def create_app(settings: Settings, server: ServerState | None = None) -> FastAPI
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.api_keys = settings.api_key_list()
     app.state.metrics = metrics = Metrics()
-    app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(_require_key)])
+    app.include_router(router, prefix=API_PREFIX)
 
+    # Added last runs first: request id and log, then the key, then the body limit (before any body is read).
+    app.add_middleware(BodyLimits, upload_bytes=settings.max_upload_bytes, json_bytes=settings.max_json_bytes)
+    app.add_middleware(KeyGate, keys=settings.api_key_list())
     app.add_middleware(RequestContext, metrics=metrics)
 
     @app.exception_handler(RequestValidationError)

@@ -105,19 +105,12 @@ def search_batch(body: BatchSearchRequest, request: Request, state: State) -> Ba
 
 @router.post("/documents", response_model=IngestResponse, responses=_ERRORS, tags=["documents"])
 async def upload_documents(
-    request: Request,
     state: State,
     files: Annotated[list[UploadFile], File(description="Files to ingest; the name becomes the doc id.")],
     collection: Annotated[str | None, Form(description="Target collection.")] = None,
 ) -> IngestResponse:
-    """Upload files through the same ingest pipeline as the `ingest` command."""
-    limit = request.app.state.settings.max_upload_bytes
-    contents = []
-    for f in files:
-        data = await f.read(limit + 1)
-        if len(data) > limit:
-            raise HTTPException(413, f"files: {f.filename} is larger than the {limit}-byte upload limit")
-        contents.append((f.filename or "", data))
+    """Upload files through the same ingest pipeline as the `ingest` command (RAGLINE_MAX_UPLOAD_BYTES in all)."""
+    contents = [(f.filename or "", await f.read()) for f in files]
     report = await run_in_threadpool(state.ingest_uploads, contents, collection)
     return IngestResponse(**report.as_dict())
 
