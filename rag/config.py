@@ -161,6 +161,12 @@ class Settings(BaseSettings):
     rerank_timeout_ms: int = Field(4000, ge=50, description="Deadline of the rerank stage; retrieval order after.")
     rerank_retries: int = Field(2, ge=0, description="Retries of a failed call, only when they fit the deadline.")
     rerank_cache_size: int = Field(1024, ge=0, description="Cached rerank results (0 disables the cache).")
+    max_concurrent_answers: int = Field(
+        8,
+        ge=1,
+        description="Answers generated at once per process; more get HTTP 503 with Retry-After, so answers waiting "
+        "on a slow LLM never hold every worker.",
+    )
     answer_passages: int = Field(5, ge=1, le=20, description="Top passages an answer is grounded in.")
     answer_max_tokens: int = Field(512, ge=16, description="Longest generated answer.")
     answer_passage_tokens: int = Field(384, ge=16, description="Token budget of each passage in an answer prompt.")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -12,6 +11,7 @@ import numpy as np
 
 from rag.config import DEFAULT_EMBED_MODEL
 from rag.errors import UsageError
+from rag.fair_lock import FairLock
 from rag.onnx_export import prepare_onnx, quantization_config
 
 if TYPE_CHECKING:
@@ -49,8 +49,9 @@ class Embedder:
         self.backend = backend
         self._cache_dir = cache_dir
         # Hugging Face fast tokenizers are not safe to share between threads (API workers, ingest
-        # threads); torch already uses every core per call, so serialising calls costs no throughput.
-        self._lock = threading.Lock()
+        # threads); the model already uses every core per call, so serialising calls costs no throughput.
+        # Taken per batch, first come first served: a large request cannot hold off every other one.
+        self._lock = FairLock()
 
     @cached_property
     def model(self) -> SentenceTransformer:
@@ -123,18 +124,30 @@ class Embedder:
         return [len(x) for x in ids]
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """Normalised float32 embeddings, one row per text."""
+        """Normalised float32 embeddings, one row per text; the lock is taken once per ``batch_size`` texts, so
+        other callers' batches run in between."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         model = self.model
-        with self._lock:
-            return model.encode(
-                texts,
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+        # Longest first, as sentence-transformers orders one call's texts: the batches (and with int8's
+        # per-batch activation scales, the vectors) are the same as one call over all texts would make.
+        order = np.argsort([-len(t) for t in texts])
+        ordered = [texts[i] for i in order]
+        rows = []
+        for start in range(0, len(ordered), self.batch_size):
+            with self._lock:
+                rows.append(
+                    model.encode(
+                        ordered[start : start + self.batch_size],
+                        batch_size=self.batch_size,
+                        normalize_embeddings=True,
+                        convert_to_numpy=True,
+                        show_progress_bar=False,
+                    )
+                )
+        out = np.empty((len(texts), rows[0].shape[1]), dtype=rows[0].dtype)
+        out[order] = np.concatenate(rows)
+        return out
 
 
 def model_identity(path_or_name: str) -> str:

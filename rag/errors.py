@@ -7,6 +7,7 @@
     ├── NotFoundError         unknown collection or document
     ├── StoreBusyError        the embedded store is held by another process
     ├── ServerUnavailableError  a ragline server that cannot be reached or is busy (``ingest --api``)
+    ├── OverloadedError       as much of this work is in flight as the settings allow: retry shortly
     ├── ModelMismatchError    the collection was built with another embedding model
     ├── LoaderError           one file or record that cannot be read (reported, never fatal)
     └── LLMError              an LLM call that did not give a usable answer (search degrades, never fails)
@@ -56,6 +57,10 @@ class StoreBusyError(RaglineError):
 
 class ServerUnavailableError(RaglineError):
     """A ragline server that cannot be reached, or that says it is busy (HTTP 503)."""
+
+
+class OverloadedError(RaglineError):
+    """The process already runs as many of these requests as it may (answers waiting on the LLM, ...)."""
 
 
 class ModelMismatchError(RaglineError):

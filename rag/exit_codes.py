@@ -10,6 +10,7 @@ from rag.errors import (
     LLMUnavailableError,
     ModelMismatchError,
     NotFoundError,
+    OverloadedError,
     RaglineError,
     ServerUnavailableError,
     StoreBusyError,
@@ -24,6 +25,7 @@ EXIT_UNAVAILABLE = 3  # the store or server is busy or unreachable, or the LLM i
 _EXIT: list[tuple[type[RaglineError], int]] = [
     (StoreBusyError, EXIT_UNAVAILABLE),
     (ServerUnavailableError, EXIT_UNAVAILABLE),
+    (OverloadedError, EXIT_UNAVAILABLE),
     (LLMNotConfiguredError, EXIT_UNAVAILABLE),
     (LLMUnavailableError, EXIT_UNAVAILABLE),
     (UsageError, EXIT_USAGE),

@@ -6,6 +6,7 @@ re-implements its steps.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from rag.config import Settings
-from rag.errors import LLMBlockedError, LLMError, LLMNotConfiguredError
+from rag.errors import LLMBlockedError, LLMError, LLMNotConfiguredError, OverloadedError
 from rag.generation import Answer, AnswerGenerator
 from rag.llm.backend_choice import NO_LLM
 from rag.llm.usage import Usage
@@ -55,6 +56,7 @@ class QueryPipeline:
         self.reranker = reranker
         self.generator = generator
         self.backend = backend
+        self._answer_slots = threading.BoundedSemaphore(settings.max_concurrent_answers)
 
     def close(self) -> None:
         if self.reranker is not None:
@@ -135,6 +137,20 @@ class QueryPipeline:
         filters stopped it) and the reason, never raises."""
         if self.generator is None:
             raise LLMNotConfiguredError(f"answers need an LLM: {NO_LLM}")
+        # Refused rather than queued: each answer holds a worker for as long as the LLM takes.
+        if not self._answer_slots.acquire(blocking=False):
+            raise OverloadedError(
+                f"{self.settings.max_concurrent_answers} answers are already being generated "
+                "(RAGLINE_MAX_CONCURRENT_ANSWERS); retry shortly"
+            )
+        try:
+            yield from self._answer(question, opts, collection, self.generator)
+        finally:
+            self._answer_slots.release()
+
+    def _answer(
+        self, question: str, opts: SearchOptions, collection: str | None, generator: AnswerGenerator
+    ) -> Iterator[Event]:
         started = time.perf_counter()
         reply = self.search(question, opts, collection)
         passages = reply.results
@@ -143,7 +159,7 @@ class QueryPipeline:
         status, reason, parts = "ok", None, []
         t0 = time.perf_counter()
         try:
-            for piece in self.generator.stream(question, passages, reply.usage):
+            for piece in generator.stream(question, passages, reply.usage):
                 if isinstance(piece, Answer):
                     answer = piece
                 else:

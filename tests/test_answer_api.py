@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -229,3 +231,28 @@ def test_rag_cost_projects_measured_usage(
     assert p["break_even_queries_per_month"] == math.ceil(0.80 * 730 / per_query)
     from_server = cost.from_summary(client.get("/v1/usage").json())
     assert from_server.queries == 3 and from_server.cost_usd == pytest.approx(per_query)
+
+
+def test_answers_waiting_on_a_hanging_llm_are_bounded(tmp_path: Path, embedder: Embedder) -> None:
+    with gemini_server() as server:
+        server.fake.default = Behaviour(delay_s=3)
+        settings = Settings(
+            data_dir=tmp_path / "data",
+            gemini_api_key="test-key",
+            gemini_base_url=server.url,
+            rerank=False,
+            max_concurrent_answers=2,
+        )
+        for client in _serve(settings, embedder, make_folder(tmp_path)):
+            with ThreadPoolExecutor(2) as pool:
+                hanging = [pool.submit(client.post, "/v1/answer", json={"query": "penguins"}) for _ in range(2)]
+                while len(server.fake.requests) < 2:  # both are waiting on the LLM now
+                    time.sleep(0.05)
+                third = client.post("/v1/answer", json={"query": "penguins"})
+                assert third.status_code == 503 and third.headers["retry-after"] == "1"
+                assert "RAGLINE_MAX_CONCURRENT_ANSWERS" in third.json()["detail"]
+                assert client.get("/healthz").status_code == 200
+                assert search(client, query="penguins", top_k=1)["results"][0]["doc_id"] == "d.pdf"
+                assert [f.result().json()["status"] for f in hanging] == ["ok", "ok"]
+            # The slots come back: answers are taken again once those finished.
+            assert client.post("/v1/answer", json={"query": "penguins"}).status_code == 200

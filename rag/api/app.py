@@ -24,7 +24,7 @@ from rag.api.prometheus import Metrics
 from rag.api.request_gate import BodyLimits, KeyGate
 from rag.api.routes import router
 from rag.config import Settings
-from rag.errors import RaglineError
+from rag.errors import OverloadedError, RaglineError
 
 log = logging.getLogger("ragline.api")
 API_PREFIX = "/v1"
@@ -128,14 +128,15 @@ def create_app(settings: Settings, server: ServerState | None = None) -> FastAPI
 
     @app.exception_handler(RaglineError)
     async def ragline_error(request: Request, exc: RaglineError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=status_for(exc))
+        headers = {"Retry-After": "1"} if isinstance(exc, OverloadedError) else None
+        return JSONResponse({"detail": str(exc)}, status_code=status_for(exc), headers=headers)
 
     @app.get("/healthz", tags=["ops"], summary="The process is alive.")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:  # async: answered on the event loop, never behind busy workers
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["ops"], summary="The model and the store are loaded; the LLM's state.")
-    def readyz(request: Request) -> Response:
+    async def readyz(request: Request) -> Response:
         svc: ServerState | None = getattr(request.app.state, "server", None)
         if svc is None or not svc.ready:
             return JSONResponse({"status": "loading"}, status_code=503)
@@ -149,7 +150,7 @@ def create_app(settings: Settings, server: ServerState | None = None) -> FastAPI
         response_class=PlainTextResponse,
         responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
     )
-    def metrics_endpoint() -> Response:
+    async def metrics_endpoint() -> Response:
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -8,6 +8,7 @@ _STATUS: list[tuple[type[errors.RaglineError], int]] = [
     (errors.NotFoundError, 404),
     (errors.ModelMismatchError, 409),
     (errors.StoreBusyError, 503),
+    (errors.OverloadedError, 503),
     (errors.LLMNotConfiguredError, 503),
     (errors.LLMUnavailableError, 503),
     (errors.UsageError, 400),  # FilterError included
