@@ -25,6 +25,7 @@ from ingest.chunking import Chunk, Chunker
 from ingest.discovery import Scope, SourceFile, discover
 from ingest.document import Document, RecordFailure
 from ingest.loaders import is_supported, load
+from ingest.loaders.archive_guard import UnpackLimits
 from rag.config import Settings
 from rag.embedding import Embedder, model_identity
 from rag.errors import LoaderError
@@ -75,6 +76,7 @@ class Ingestor:
         self._chunker: Chunker | None = None
         self._collection_ready = False
         self._identity = model_identity(settings.embed_model)
+        self._unpack_limits = UnpackLimits(settings.max_unpacked_bytes, settings.max_unpack_ratio)
         check_meta(store.name, store.meta(), self._identity)
         self._fingerprint = json.dumps(
             [PIPELINE_VERSION, self._identity, settings.chunk_tokens, settings.chunk_overlap, settings.bm25_avg_len]
@@ -194,7 +196,7 @@ class Ingestor:
         try:
             if not is_supported(f.path):
                 raise LoaderError(f"unsupported file type {f.path.suffix or '(none)'!r}")
-            items = load(f.path, f.doc_id)
+            items = load(f.path, f.doc_id, self._unpack_limits)
         except LoaderError as exc:
             report.failed.append({"path": str(f.path), "error": str(exc)})
             failed_sources.add(str(f.path))

@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(32, ge=0, description="Word pieces shared by consecutive chunks.")
     bm25_avg_len: float = Field(120.0, gt=0, description="Expected BM25 document length in tokens.")
     ingest_batch_chunks: int = Field(256, ge=1, description="Chunks embedded and upserted together.")
+    max_unpacked_bytes: int = Field(
+        256 * 1024 * 1024, ge=1, description="Most bytes one archive-based file (DOCX) may unpack to in all."
+    )
+    max_unpack_ratio: float = Field(
+        200.0, gt=1, description="Most an archive member over 1 MiB may expand (unpacked / packed): zip bombs."
+    )
 
     payload_indexes: str = Field(
         "",

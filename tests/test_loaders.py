@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import os
+import struct
+import zipfile
 from pathlib import Path
 
 import docx
 import pytest
 from fpdf import FPDF
 
+from ingest import loaders
 from ingest.document import Document, RecordFailure
-from ingest.loaders import load
+from ingest.loaders.archive_guard import UnpackLimits
+from rag.config import Settings
 from rag.errors import LoaderError
+
+DEFAULTS = Settings()
+LIMITS = UnpackLimits(DEFAULTS.max_unpacked_bytes, DEFAULTS.max_unpack_ratio)
+
+
+def load(path: Path, doc_id: str) -> list[Document | RecordFailure]:
+    return loaders.load(path, doc_id, LIMITS)
 
 
 def write_pdf(path: Path, pages: list[str], title: str = "") -> Path:
@@ -127,3 +138,33 @@ def test_unreadable_file(tmp_path: Path) -> None:
     p.chmod(0)
     with pytest.raises(LoaderError, match="permission denied"):
         load(p, "secret.txt")
+
+
+def _add_member(docx_path: Path, name: str, data: bytes) -> Path:
+    with zipfile.ZipFile(docx_path, "a", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(name, data)
+    return docx_path
+
+
+def test_docx_zip_bomb_is_refused_before_parsing(tmp_path: Path) -> None:
+    bomb = _add_member(write_docx(tmp_path / "bomb.docx"), "word/media/pad.bin", bytes(32 << 20))
+    assert bomb.stat().st_size < 100_000  # 32 MiB of zeros packs to ~32 KB
+    with pytest.raises(LoaderError, match="zip bomb"):
+        load(bomb, "bomb.docx")
+    # Under the ratio but over the total: incompressible bytes.
+    big = _add_member(write_docx(tmp_path / "big.docx"), "word/media/noise.bin", os.urandom(3 << 20))
+    with pytest.raises(LoaderError, match="RAGLINE_MAX_UNPACKED_BYTES"):
+        loaders.load(big, "big.docx", UnpackLimits(max_bytes=2 << 20, max_ratio=200))
+    assert load(write_docx(tmp_path / "ok.docx"), "ok.docx")[0].title == "Field guide"
+
+
+def test_docx_member_that_unpacks_to_more_than_it_declares(tmp_path: Path) -> None:
+    p = _add_member(write_docx(tmp_path / "liar.docx"), "word/media/z.bin", b"a" * (4 << 20))
+    data = bytearray(p.read_bytes())
+    # Rewrite the member's declared size in the central directory: 4 MiB claimed as 1,000 bytes.
+    entry = data.rfind(b"PK\x01\x02", 0, data.find(b"word/media/z.bin", data.find(b"PK\x01\x02")))
+    assert struct.unpack_from("<I", data, entry + 24)[0] == 4 << 20
+    struct.pack_into("<I", data, entry + 24, 1000)
+    p.write_bytes(bytes(data))
+    with pytest.raises(LoaderError, match="corrupt or unreadable DOCX archive"):
+        load(p, "liar.docx")

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ingest.document import Document, RecordFailure
+from ingest.loaders.archive_guard import UnpackLimits, check_archive
 from ingest.loaders.docx import load_docx
 from ingest.loaders.html import load_html
 from ingest.loaders.markdown import load_markdown
@@ -28,11 +29,16 @@ LOADERS: dict[str, Loader] = {
     ".jsonl": load_jsonl,
 }
 
+ARCHIVES = {".docx"}  # zip-based: checked by archive_guard before their parser opens them
+
 
 def is_supported(path: Path) -> bool:
     return path.suffix.lower() in LOADERS
 
 
-def load(path: Path, doc_id: str) -> Loaded:
+def load(path: Path, doc_id: str, limits: UnpackLimits) -> Loaded:
     """Documents (and per-record failures) of one file; raises LoaderError when the file as a whole is bad."""
-    return LOADERS[path.suffix.lower()](path, doc_id)
+    suffix = path.suffix.lower()
+    if suffix in ARCHIVES:
+        check_archive(path, limits)
+    return LOADERS[suffix](path, doc_id)
