@@ -177,7 +177,7 @@ def _eval(args: argparse.Namespace) -> int:
             raise LLMNotConfiguredError(f"--rerank needs an LLM: {NO_LLM}")
         started = time.perf_counter()
         settings = parts.settings
-        report = Ingestor(settings, session.stores(None), parts.embedder, parts.sparse).run([split.corpus])
+        report = Ingestor(settings, session.stores(None, create=True), parts.embedder, parts.sparse).run([split.corpus])
         print(
             f"collection {settings.collection}: {report.added} added, {report.updated} updated, "
             f"{report.unchanged} unchanged ({time.perf_counter() - started:.1f} s)",

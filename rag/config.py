@@ -30,6 +30,15 @@ class Settings(BaseSettings):
     qdrant_shards: int = Field(1, ge=1, description="Shards of a new collection on a Qdrant cluster.")
     qdrant_replicas: int = Field(1, ge=1, description="Replication factor of a new collection on a Qdrant cluster.")
     collection: str = Field("documents", pattern=COLLECTION_NAME_PATTERN, description="Collection name.")
+    max_collections: int = Field(
+        100, ge=1, description="Collections a server may hold; creating one more through the API is HTTP 409."
+    )
+    open_collections: int = Field(
+        16,
+        ge=1,
+        description="Embedded collections kept open at once (each holds threads and memory maps); the least "
+        "recently used are closed and reopen on their next call.",
+    )
 
     embed_model: str = Field(DEFAULT_EMBED_MODEL, description="sentence-transformers model name or path.")
     embed_batch_size: int = Field(64, ge=1, le=4096, description="Chunks per encode call.")

@@ -2,7 +2,8 @@
 
     RaglineError
     ├── UsageError            bad input from the caller
-    │   └── FilterError       a metadata filter that cannot be applied
+    │   ├── FilterError       a metadata filter that cannot be applied
+    │   └── LimitReachedError a configured cap would be passed (RAGLINE_MAX_COLLECTIONS, ...)
     ├── ConfigError           settings that cannot work (a backend without its key, ...)
     ├── NotFoundError         unknown collection or document
     ├── StoreBusyError        the embedded store is held by another process
@@ -41,6 +42,10 @@ class UsageError(RaglineError):
 
 class FilterError(UsageError):
     """A metadata filter names an unknown operator or carries a bad value."""
+
+
+class LimitReachedError(UsageError):
+    """Doing this would pass a configured cap (the number of collections, ...)."""
 
 
 class ConfigError(RaglineError):

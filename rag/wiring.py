@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -13,7 +14,7 @@ from qdrant_client import QdrantClient
 
 from rag.config import COLLECTION_NAME_PATTERN, Settings
 from rag.embedding import Embedder
-from rag.errors import ConfigError, UsageError
+from rag.errors import ConfigError, LimitReachedError, UsageError
 from rag.generation import AnswerGenerator, largest_answer_tokens
 from rag.llm.admission import Admission
 from rag.llm.backend_choice import make_llm
@@ -30,7 +31,7 @@ from rag.store.base import IndexConfig, Store
 from rag.store.edge import EdgeStore, list_collections
 from rag.store.server import ServerStore
 
-StoreOpener = Callable[[str | None], Store]  # a collection's store, opened or reused
+StoreOpener = Callable[[str | None], Store]  # a collection's store, opened or reused (for reading)
 _COLLECTION_NAME = re.compile(COLLECTION_NAME_PATTERN)
 
 
@@ -74,21 +75,42 @@ def open_store(settings: Settings, collection: str | None = None) -> Store:
 
 
 class OpenStores:
-    """Each collection's store, opened on first use (after its name is checked) and kept until ``close``."""
+    """Each collection's store, opened on first use after its name is checked. At most
+    ``RAGLINE_OPEN_COLLECTIONS`` stay open (the least recently used are closed, releasing their threads and
+    memory maps, and reopen on their next call); new collections stop at ``RAGLINE_MAX_COLLECTIONS``."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._stores: dict[str, Store] = {}
+        self._stores: OrderedDict[str, Store] = OrderedDict()  # least recently used first
         self._lock = threading.Lock()
 
-    def __call__(self, collection: str | None) -> Store:
+    def __call__(self, collection: str | None, *, create: bool = False) -> Store:
+        """The collection's store; ``create`` when the caller is about to write (it may make the collection).
+        A name that holds no collection is not kept, so unknown names cannot pile up."""
         name = collection or self.settings.collection
         if not _COLLECTION_NAME.match(name):
             raise UsageError(f"collection: {name!r} is not a valid name (letters, digits, '_' and '-', 1-64)")
         with self._lock:
-            if name not in self._stores:
-                self._stores[name] = open_store(self.settings, name)
-            return self._stores[name]
+            store = self._stores.get(name)
+            if store is None:
+                store = open_store(self.settings, name)
+                if store.meta() is None:
+                    if not create:
+                        return store
+                    self._check_room(name)
+                self._stores[name] = store
+            self._stores.move_to_end(name)
+            idle = list(self._stores.values())[: -self.settings.open_collections]
+        for old in idle:  # outside the lock: closing waits for calls still using that store
+            old.close()
+        return store
+
+    def _check_room(self, name: str) -> None:
+        limit = self.settings.max_collections
+        if len(collection_names(self.settings)) >= limit:
+            raise LimitReachedError(
+                f"collection: cannot create {name!r}: {limit} collections exist (RAGLINE_MAX_COLLECTIONS)"
+            )
 
     def close(self) -> None:
         with self._lock:

@@ -67,7 +67,8 @@ class ServerState:
         self.stores.close()
 
     def _ingestor(self, collection: str | None) -> Ingestor:
-        return Ingestor(self.settings, self.stores(collection), self.parts.embedder, self.parts.sparse)
+        store = self.stores(collection, create=True)  # under the write lock: the collection cap holds
+        return Ingestor(self.settings, store, self.parts.embedder, self.parts.sparse)
 
     def upload_dir(self, collection: str | None) -> Path:
         path = Path(self.settings.data_dir) / "uploads" / self.stores(collection).name

@@ -11,6 +11,7 @@ _STATUS: list[tuple[type[errors.RaglineError], int]] = [
     (errors.OverloadedError, 503),
     (errors.LLMNotConfiguredError, 503),
     (errors.LLMUnavailableError, 503),
+    (errors.LimitReachedError, 409),
     (errors.UsageError, 400),  # FilterError included
     (errors.ConfigError, 500),  # the server's own settings, not the caller's request
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -95,8 +97,11 @@ class EdgeStore:
         self._shard: EdgeShard | None = None
         self._meta: CollectionMeta | None = None
         self._dirty = False
-        # Edge serialises internally, but ensure/open must not race between API worker threads.
-        self._lock = threading.Lock()
+        # Edge serialises internally, but open/close must not race between API worker threads; ``close``
+        # waits until no call is using the shard (the store may be closed to bound open collections and
+        # is opened again by its next call).
+        self._lock = threading.Condition()
+        self._active = 0
 
     # -- lifecycle -------------------------------------------------------------------------------
     def _busy(self, exc: Exception) -> StoreBusyError:
@@ -107,22 +112,41 @@ class EdgeStore:
         )
 
     def _open(self, create_with: CollectionMeta | None = None) -> EdgeShard | None:
-        with self._lock:
-            if self._shard is not None:
-                return self._shard
-            try:
-                if self._shard_dir.is_dir():
-                    self._shard = EdgeShard.load(str(self._shard_dir))
-                elif create_with is not None:
-                    self._shard_dir.mkdir(parents=True, exist_ok=True)
-                    self._shard = EdgeShard.create(str(self._shard_dir), self._config(create_with))
-                    for key, kind in self._indexes:
-                        self._shard.update(UpdateOperation.create_field_index(key, _SCHEMA[kind]))
-            except Exception as exc:  # qdrant_edge raises a bare Exception
-                if "WouldBlock" in str(exc) or "already" in str(exc):
-                    raise self._busy(exc) from None
-                raise
+        """The shard (loaded, or made from ``create_with``), or None when the collection does not exist; the
+        caller holds ``_lock``."""
+        if self._shard is not None:
             return self._shard
+        try:
+            if self._shard_dir.is_dir():
+                self._shard = EdgeShard.load(str(self._shard_dir))
+            elif create_with is not None:
+                self._shard_dir.mkdir(parents=True, exist_ok=True)
+                self._shard = EdgeShard.create(str(self._shard_dir), self._config(create_with))
+                for key, kind in self._indexes:
+                    self._shard.update(UpdateOperation.create_field_index(key, _SCHEMA[kind]))
+        except Exception as exc:  # qdrant_edge raises a bare Exception
+            if "WouldBlock" in str(exc) or "already" in str(exc):
+                raise self._busy(exc) from None
+            raise
+        return self._shard
+
+    @contextmanager
+    def _using(
+        self, *, required: bool = False, create_with: CollectionMeta | None = None
+    ) -> Iterator[EdgeShard | None]:
+        """The open shard for one call (``close`` waits for the call to end); with ``required``, a missing
+        collection is a ``NotFoundError``."""
+        with self._lock:
+            shard = self._open(create_with)
+            if shard is None and required:
+                raise NotFoundError(f"collection {self.name!r} does not exist; ingest documents into it first")
+            self._active += 1
+        try:
+            yield shard
+        finally:
+            with self._lock:
+                self._active -= 1
+                self._lock.notify_all()
 
     def _config(self, meta: CollectionMeta) -> EdgeConfig:
         index = self._index
@@ -136,12 +160,6 @@ class EdgeStore:
             optimizers=EdgeOptimizersConfig(indexing_threshold=1000),
         )
 
-    def _require(self) -> EdgeShard:
-        shard = self._open()
-        if shard is None:
-            raise NotFoundError(f"collection {self.name!r} does not exist; ingest documents into it first")
-        return shard
-
     def meta(self) -> CollectionMeta | None:
         # Written once when the collection is made and never changed: cached after the first read.
         if self._meta is None and self._meta_file.is_file():
@@ -151,14 +169,19 @@ class EdgeStore:
 
     def ensure(self, meta: CollectionMeta) -> None:
         check_meta(self.name, self.meta(), meta.embed_model)
-        self._open(create_with=meta)
+        with self._using(create_with=meta):
+            pass
         if self.meta() is None:
             tmp = self._meta_file.with_suffix(".tmp")
             tmp.write_text(json.dumps(meta.as_dict()))
             os.replace(tmp, self._meta_file)
 
     def close(self) -> None:
+        """Flush and release the shard (its threads and memory maps) once no call is using it."""
         with self._lock:
+            if self._shard is None:
+                return
+            self._lock.wait_for(lambda: self._active == 0)
             if self._shard is not None:
                 self._shard.flush()
                 self._shard.close()
@@ -176,7 +199,8 @@ class EdgeStore:
             )
             for p in points
         ]
-        self._require().update(UpdateOperation.upsert_points(ops))
+        with self._using(required=True) as shard:
+            shard.update(UpdateOperation.upsert_points(ops))
         self._dirty = True
 
     def delete_stale(self, doc_id: str, keep_hash: str) -> None:
@@ -184,44 +208,50 @@ class EdgeStore:
             must=[FieldCondition(key=DOC_ID, match=MatchValue(value=doc_id))],
             must_not=[FieldCondition(key=CONTENT_HASH, match=MatchValue(value=keep_hash))],
         )
-        self._require().update(UpdateOperation.delete_points_by_filter(flt))
+        with self._using(required=True) as shard:
+            shard.update(UpdateOperation.delete_points_by_filter(flt))
         self._dirty = True
 
     def delete_docs(self, doc_ids: list[str]) -> None:
         if not doc_ids:
             return
         flt = Filter(must=[FieldCondition(key=DOC_ID, match=MatchAny(any=list(doc_ids)))])
-        self._require().update(UpdateOperation.delete_points_by_filter(flt))
+        with self._using(required=True) as shard:
+            shard.update(UpdateOperation.delete_points_by_filter(flt))
         self._dirty = True
 
     def finish(self) -> None:
         """Build indexes for what was written and make it durable."""
-        if self._shard is not None and self._dirty:
-            self._shard.optimize()
-            self._shard.flush()
-            self._dirty = False
+        if not self._dirty:
+            return
+        with self._using(required=True) as shard:
+            shard.optimize()
+            shard.flush()
+        self._dirty = False
 
     # -- reads -----------------------------------------------------------------------------------
     def doc_states(self) -> dict[str, DocState]:
-        shard = self._open()
         states: dict[str, DocState] = {}
-        if shard is None:
-            return states
-        offset: Any = None
-        while True:
-            records, offset = shard.scroll(
-                ScrollRequest(offset=offset, limit=_SCROLL_PAGE, with_payload=STATE_FIELDS, with_vector=False)
-            )
-            accumulate_states((r.payload for r in records), states)
-            if offset is None:
-                return states
+        with self._using() as shard:
+            offset: Any = None
+            while shard is not None:
+                records, offset = shard.scroll(
+                    ScrollRequest(offset=offset, limit=_SCROLL_PAGE, with_payload=STATE_FIELDS, with_vector=False)
+                )
+                accumulate_states((r.payload for r in records), states)
+                if offset is None:
+                    break
+        return states
 
     def count(self, conditions: tuple[Condition, ...] = ()) -> int:
-        shard = self._open()
-        return 0 if shard is None else shard.count(CountRequest(exact=True, filter=to_filter(conditions)))
+        with self._using() as shard:
+            return 0 if shard is None else shard.count(CountRequest(exact=True, filter=to_filter(conditions)))
 
     def query(self, spec: QuerySpec) -> list[Hit]:
-        shard = self._require()
+        with self._using(required=True) as shard:
+            return self._query(shard, spec)
+
+    def _query(self, shard: EdgeShard, spec: QuerySpec) -> list[Hit]:
         flt = to_filter(spec.conditions)
         params = SearchParams(hnsw_ef=self._index.hnsw_ef, exact=spec.exact)
         dense = Query.Nearest(spec.dense, using=DENSE) if spec.dense is not None else None
