@@ -180,9 +180,13 @@ class Ingestor:
                         {"path": str(f.path), "error": f"duplicate doc_id {doc.doc_id!r} (also in {seen[doc.doc_id]})"}
                     )
                     continue
-                seen[doc.doc_id] = str(f.path)
                 h = self.content_hash(doc)
                 st = states.get(doc.doc_id)
+                if st is not None and st.source and st.source != doc.source and not st.is_complete(h):
+                    # Another file (or the records route) holds this id: replacing it would lose that document.
+                    report.failed.append({"path": str(f.path), "error": _taken(doc.doc_id, st)})
+                    continue
+                seen[doc.doc_id] = str(f.path)
                 if st is not None and st.is_complete(h):
                     report.unchanged += 1
                     continue
@@ -248,3 +252,12 @@ class Ingestor:
             content_hash=p.content_hash,
             metadata={**p.doc.metadata, **chunk.metadata},
         )
+
+
+def _taken(doc_id: str, held: DocState) -> str:
+    source = Path(held.source)
+    name = source.relative_to(held.root).as_posix() if source.is_relative_to(held.root) else source.name
+    return (
+        f"doc_id {doc_id!r} already belongs to another source ({name or source.name!r}); delete that document "
+        "first (or --prune it) to replace it"
+    )

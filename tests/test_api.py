@@ -86,6 +86,23 @@ def test_records_and_delete(client: TestClient) -> None:
     assert client.delete("/v1/documents/z1").status_code == 404
 
 
+def test_records_and_files_never_replace_each_other(client: TestClient) -> None:
+    # "a.txt" is an uploaded file: a record with that id is refused, not a silent replacement.
+    r = client.post("/v1/documents/records", json={"records": [{"_id": "a.txt", "text": "Fake lava facts."}]})
+    assert r.json()["added"] == 0 and "already belongs to another source ('a.txt')" in r.json()["failed"][0]["error"]
+    assert search(client, query="lava", top_k=1)["results"][0]["text"].endswith("lava from the mantle.")
+    # Each source still updates its own: a record replaced by a later records call, a file by its re-upload.
+    for text in ("Kiwis are flightless.", "Kiwis are flightless birds of New Zealand."):
+        client.post("/v1/documents/records", json={"records": [{"_id": "kiwi", "text": text}]})
+    assert search(client, query="kiwi", top_k=1)["results"][0]["text"].endswith("New Zealand.")
+    r = client.post("/v1/documents", files=[("files", ("a.txt", b"Lava cools into basalt."))])
+    assert r.json()["updated"] == 1
+    # And a file named like a record is refused the same way.
+    client.post("/v1/documents/records", json={"records": [{"_id": "kiwi.txt", "text": "Kiwi fruit."}]})
+    r = client.post("/v1/documents", files=[("files", ("kiwi.txt", b"text"))])
+    assert r.json()["failed"] and "already belongs to another source" in r.json()["failed"][0]["error"]
+
+
 def test_a_doc_id_with_a_line_break_can_be_deleted(client: TestClient) -> None:
     r = client.post("/v1/documents/records", json={"records": [{"_id": "two\nlines", "text": "Puffins nest."}]})
     assert r.json()["added"] == 1

@@ -89,6 +89,20 @@ def test_bad_files_reported_others_stored(tmp_path: Path, make_ingestor, setting
     assert r.deleted == 0 and "a.txt" in states(ing.store)
 
 
+def test_same_name_from_another_folder_is_refused_not_replaced(
+    tmp_path: Path, make_ingestor, settings: Settings
+) -> None:
+    for folder, text in (("a", "Owls hunt at night."), ("b", "Bread rises with yeast.")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "source.txt").write_text(text)
+    ingestor = make_ingestor()
+    assert ingestor.run([tmp_path / "a" / "source.txt"]).added == 1
+    report = ingestor.run([tmp_path / "b" / "source.txt"])
+    assert (report.added, report.updated) == (0, 0)
+    assert "'source.txt' already belongs to another source" in report.failed[0]["error"]
+    assert ingestor.run([tmp_path / "a" / "source.txt"]).unchanged == 1  # the first is still there, whole
+
+
 def test_model_mismatch_refused(tmp_path: Path, make_ingestor, settings: Settings) -> None:
     make_ingestor().run([make_folder(tmp_path)])
     other = settings.with_overrides(embed_model="sentence-transformers/paraphrase-MiniLM-L3-v2")

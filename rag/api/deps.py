@@ -4,7 +4,6 @@ per collection, one writer at a time, and where uploads are staged. Routes get i
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import threading
@@ -26,6 +25,7 @@ from rag.wiring import OpenStores, build_parts, collection_names
 log = logging.getLogger("ragline")
 _MAX_NAME_BYTES = 255  # what the filesystems we run on allow for one name
 _MAX_PATH_BYTES = 1024
+_RECORDS_FILE = ".records.jsonl"  # the records route's one source; upload names cannot start with "."
 
 
 class ServerState:
@@ -81,7 +81,18 @@ class ServerState:
         Every name is checked before anything is written; the staged files are removed once ingested (the
         store keeps the chunks) unless ``RAGLINE_KEEP_UPLOADS`` is set."""
         folder = self.upload_dir(collection)
-        staged = [(folder.joinpath(*_upload_parts(name)), name, content) for name, content in files]
+        return self._ingest_staged([(folder.joinpath(*_upload_parts(n)), n, c) for n, c in files], folder, collection)
+
+    def ingest_records(self, records: list[dict[str, Any]], collection: str | None) -> IngestReport:
+        """Store JSON records. They are staged as one file whose name no upload can take (hidden), so the records
+        route is one source: a record may replace an earlier record, never an uploaded file of the same id."""
+        folder = self.upload_dir(collection)
+        body = "\n".join(json.dumps(r, sort_keys=True) for r in records).encode()
+        return self._ingest_staged([(folder / _RECORDS_FILE, _RECORDS_FILE, body)], folder, collection)
+
+    def _ingest_staged(
+        self, staged: list[tuple[Path, str, bytes]], folder: Path, collection: str | None
+    ) -> IngestReport:
         inside = folder.resolve()
         for target, name, _ in staged:  # a symlink planted under uploads/ must not lead out of it either
             if not target.resolve().is_relative_to(inside):
@@ -100,11 +111,6 @@ class ServerState:
             finally:
                 if not self.settings.keep_uploads:
                     _remove_staged(written, folder)
-
-    def ingest_records(self, records: list[dict[str, Any]], collection: str | None) -> IngestReport:
-        body = "\n".join(json.dumps(r, sort_keys=True) for r in records)
-        name = f"records-{hashlib.sha256(body.encode()).hexdigest()[:16]}.jsonl"
-        return self.ingest_uploads([(name, body.encode())], collection)
 
     def delete_document(self, doc_id: str, collection: str | None) -> None:
         store = self.stores(collection)
