@@ -65,10 +65,18 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from rag.api.app import create_app
+    from rag.api.deps import ServerState
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings().with_overrides(collection=args.collection)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    # Loaded before the server starts, so a data dir without room or a busy store is one line and an exit
+    # code rather than a failed-startup traceback.
+    server = ServerState(settings)
+    try:
+        server.load()
+        uvicorn.run(create_app(settings, server), host=args.host, port=args.port, log_level="warning")
+    finally:
+        server.close()
     return EXIT_OK
 
 

@@ -23,6 +23,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAGLINE_", extra="ignore")
 
     data_dir: Path = Field(Path(".ragline"), description="Folder of the embedded Qdrant Edge store.")
+    min_free_mb: int = Field(
+        256,
+        ge=0,
+        description="Free disk the embedded store needs before it opens or writes (its WAL writes through memory "
+        "maps, which crash the process on a full disk); below it: a startup error, HTTP 507 for writes.",
+    )
     qdrant_url: str | None = Field(
         None, description="Qdrant server URL; switches from the embedded store to qdrant-client. ':memory:' for tests."
     )

@@ -7,6 +7,7 @@
     ├── ConfigError           settings that cannot work (a backend without its key, ...)
     ├── NotFoundError         unknown collection or document
     ├── StoreBusyError        the embedded store is held by another process
+    ├── StorageFullError      too little free disk to write safely (or a write found the disk full)
     ├── ServerUnavailableError  a ragline server that cannot be reached or is busy (``ingest --api``)
     ├── OverloadedError       as much of this work is in flight as the settings allow: retry shortly
     ├── ModelMismatchError    the collection was built with another embedding model
@@ -58,6 +59,10 @@ class NotFoundError(RaglineError):
 
 class StoreBusyError(RaglineError):
     """The embedded store is opened by another process."""
+
+
+class StorageFullError(RaglineError):
+    """The disk holding the data dir is (nearly) full: nothing is written."""
 
 
 class ServerUnavailableError(RaglineError):

@@ -13,6 +13,7 @@ from rag.errors import (
     OverloadedError,
     RaglineError,
     ServerUnavailableError,
+    StorageFullError,
     StoreBusyError,
     UsageError,
 )
@@ -20,10 +21,11 @@ from rag.errors import (
 EXIT_OK = 0
 EXIT_FAILED = 1  # ran, but some inputs failed; or an error of no known kind
 EXIT_USAGE = 2  # bad arguments, bad settings, or a request that cannot be done as asked
-EXIT_UNAVAILABLE = 3  # the store or server is busy or unreachable, or the LLM is missing or unreachable
+EXIT_UNAVAILABLE = 3  # store or server busy, unreachable or out of disk; the LLM missing or unreachable
 
 _EXIT: list[tuple[type[RaglineError], int]] = [
     (StoreBusyError, EXIT_UNAVAILABLE),
+    (StorageFullError, EXIT_UNAVAILABLE),
     (ServerUnavailableError, EXIT_UNAVAILABLE),
     (OverloadedError, EXIT_UNAVAILABLE),
     (LLMNotConfiguredError, EXIT_UNAVAILABLE),

@@ -71,7 +71,7 @@ def open_store(settings: Settings, collection: str | None = None) -> Store:
             replicas=settings.qdrant_replicas,
             index=index_config(settings),
         )
-    return EdgeStore(settings.data_dir, name, index_config(settings))
+    return EdgeStore(settings.data_dir, name, index_config(settings), min_free_bytes=settings.min_free_mb * 2**20)
 
 
 class OpenStores:

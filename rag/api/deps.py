@@ -4,6 +4,7 @@ per collection, one writer at a time, and where uploads are staged. Routes get i
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import threading
@@ -16,9 +17,10 @@ from ingest.discovery import source_file
 from ingest.pipeline import Ingestor, IngestReport
 from rag.config import Settings
 from rag.embedding import Embedder
-from rag.errors import LLMError, NotFoundError, UsageError
+from rag.errors import LLMError, NotFoundError, StorageFullError, UsageError
 from rag.query_pipeline import QueryPipeline
 from rag.store.base import Condition
+from rag.store.edge import require_free_space
 from rag.stored_chunk import DOC_ID
 from rag.wiring import OpenStores, build_parts, collection_names
 
@@ -45,7 +47,9 @@ class ServerState:
         return self.parts.pipeline
 
     def load(self) -> None:
-        """Load the model and open the default collection's store."""
+        """Check the data dir has room, load the model and open the default collection's store."""
+        if not self.settings.qdrant_url:
+            require_free_space(self.settings.data_dir, self.settings.min_free_mb * 2**20)
         self.parts.embedder.encode(["warm up"])
         self.stores(None).count()
         llm = self.parts.llm
@@ -101,12 +105,15 @@ class ServerState:
             written: list[Path] = []
             try:
                 for target, name, content in staged:
+                    written.append(target)  # before writing: a write cut short (disk full) is removed too
                     try:
                         target.parent.mkdir(parents=True, exist_ok=True)
                         target.write_bytes(content)
-                    except OSError as exc:  # e.g. "a.txt/b.txt" next to a file "a.txt"
+                    except OSError as exc:
+                        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                            raise StorageFullError(f"files: no room to stage {name!r}: {exc.strerror}") from None
+                        # e.g. "a.txt/b.txt" next to a file "a.txt"
                         raise UsageError(f"files: cannot store {name!r}: {exc.strerror}") from None
-                    written.append(target)
                 return self._ingestor(collection).ingest_files([source_file(p, folder) for p in written])
             finally:
                 if not self.settings.keep_uploads:
@@ -165,7 +172,8 @@ def _utf8_len(text: str) -> int:
 
 def _remove_staged(paths: list[Path], folder: Path) -> None:
     for path in paths:
-        path.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):  # never written, or could not be
+            path.unlink()
         for parent in path.parents:
             if parent == folder or not parent.is_relative_to(folder):
                 break

@@ -8,6 +8,7 @@ _STATUS: list[tuple[type[errors.RaglineError], int]] = [
     (errors.NotFoundError, 404),
     (errors.ModelMismatchError, 409),
     (errors.StoreBusyError, 503),
+    (errors.StorageFullError, 507),
     (errors.OverloadedError, 503),
     (errors.LLMNotConfiguredError, 503),
     (errors.LLMUnavailableError, 503),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,7 +39,7 @@ from qdrant_edge import (
     UpdateOperation,
 )
 
-from rag.errors import NotFoundError, StoreBusyError
+from rag.errors import NotFoundError, StorageFullError, StoreBusyError
 from rag.store.base import (
     DENSE,
     RRF_K,
@@ -78,6 +79,23 @@ def to_filter(conditions: tuple[Condition, ...]) -> Filter | None:
     return Filter(must=[_condition(c) for c in conditions]) if conditions else None
 
 
+def require_free_space(path: Path, min_bytes: int) -> None:
+    """Raise ``StorageFullError`` when the filesystem holding ``path`` (or its nearest existing parent) has less
+    than ``min_bytes`` free. Qdrant writes its WAL through memory maps of 32 MiB segments, two at a time: on a
+    full disk a write there is a SIGBUS that kills the process, so writes must not start without room."""
+    if min_bytes <= 0:
+        return
+    existing = Path(path).absolute()
+    while not existing.exists():
+        existing = existing.parent
+    free = shutil.disk_usage(existing).free
+    if free < min_bytes:
+        raise StorageFullError(
+            f"{existing} has {free // 2**20} MiB free; the embedded store needs at least {min_bytes // 2**20} MiB "
+            "(RAGLINE_MIN_FREE_MB): free some space or move RAGLINE_DATA_DIR"
+        )
+
+
 def list_collections(data_dir: Path) -> list[str]:
     """Names of the collections stored under ``data_dir``."""
     root = Path(data_dir) / "collections"
@@ -87,8 +105,10 @@ def list_collections(data_dir: Path) -> list[str]:
 class EdgeStore:
     """A collection in an in-process Qdrant Edge shard. One process may open a shard at a time."""
 
-    def __init__(self, data_dir: Path, name: str, index: IndexConfig) -> None:
+    def __init__(self, data_dir: Path, name: str, index: IndexConfig, *, min_free_bytes: int = 0) -> None:
+        """``min_free_bytes``: refuse to open or write with less free disk than this (0: no check)."""
         self.name = name
+        self._min_free = min_free_bytes
         self._index = index
         self._indexes = [(k, "keyword") for k in INDEXED_KEYWORDS] + list(index.extra_indexes)
         self.dir = Path(data_dir) / "collections" / name
@@ -116,6 +136,8 @@ class EdgeStore:
         caller holds ``_lock``."""
         if self._shard is not None:
             return self._shard
+        if self._shard_dir.is_dir() or create_with is not None:
+            require_free_space(self.dir, self._min_free)
         try:
             if self._shard_dir.is_dir():
                 self._shard = EdgeShard.load(str(self._shard_dir))
@@ -199,6 +221,7 @@ class EdgeStore:
             )
             for p in points
         ]
+        require_free_space(self.dir, self._min_free)
         with self._using(required=True) as shard:
             shard.update(UpdateOperation.upsert_points(ops))
         self._dirty = True
