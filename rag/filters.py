@@ -23,7 +23,8 @@ OPERATORS = ("eq", "any", *RANGE_OPS)
 # Qdrant stores integers as 64-bit; a larger one fails inside the engine instead of being refused here.
 _INT64 = range(-(2**63), 2**63)
 # RFC 3339 as Qdrant reads it: a date, optionally a time and offset (Python alone also takes "20240101").
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?$")
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?$"
+_DATE = re.compile(DATE_PATTERN)
 
 
 def payload_key(key: str) -> str:

@@ -42,7 +42,7 @@ class _AnyText(PathConvertor):
 
 register_url_convertor("anytext", _AnyText())
 router = APIRouter()
-_ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 503)}
+_ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 503, 507)}
 State = Annotated[ServerState, Depends(server_state)]
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
 
+from rag.config import COLLECTION_NAME_PATTERN
+from rag.filters import DATE_PATTERN
 from rag.retrieval import MAX_TOP_K
 
 
@@ -21,6 +23,43 @@ def _not_blank(v: str) -> str:
 
 QueryText = Annotated[str, AfterValidator(_not_blank)]
 
+# The filter grammar, stated in the OpenAPI schema; rag/filters.py checks it and names what is wrong (400).
+_INT64 = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
+_MATCH = {"oneOf": [{"type": "string"}, _INT64, {"type": "boolean"}]}
+_BOUND = {"oneOf": [{"type": "number"}, {"type": "string", "pattern": DATE_PATTERN}]}
+_FILTER_SCHEMA = {
+    "type": "object",
+    "description": "Metadata filter: {field: value} or {field: {eq: value}} exact, {field: [a, b]} or "
+    "{field: {any: [...]}} any-of, {field: {gte, gt, lte, lt}} numeric or ISO-8601 date range. All conditions "
+    "must hold. A field is a chunk field (doc_id, source, title, ...) or a metadata key (dotted for nested). "
+    "Bad filters are 400s.",
+    "propertyNames": {"minLength": 1},
+    "additionalProperties": {
+        "oneOf": [
+            _MATCH,
+            {"type": "array", "items": _MATCH},
+            {"type": "object", "properties": {"eq": _MATCH}, "required": ["eq"], "additionalProperties": False},
+            {
+                "type": "object",
+                "properties": {"any": {"type": "array", "items": _MATCH}},
+                "required": ["any"],
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "properties": {op: _BOUND for op in ("gte", "gt", "lte", "lt")},
+                "minProperties": 1,
+                "additionalProperties": False,
+            },
+        ]
+    },
+}
+Filter = Annotated[dict[str, Any] | None, WithJsonSchema({"anyOf": [_FILTER_SCHEMA, {"type": "null"}]})]
+CollectionName = Annotated[
+    str | None,
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": COLLECTION_NAME_PATTERN}, {"type": "null"}]}),
+]
+
 
 class SearchRequest(BaseModel):
     query: QueryText = Field(description="The search text.", min_length=1)
@@ -30,11 +69,7 @@ class SearchRequest(BaseModel):
     mode: Literal["dense", "sparse", "hybrid"] | None = Field(
         None, description="Retrieval mode; RAGLINE_MODE if omitted."
     )
-    filter: dict[str, Any] | None = Field(
-        None,
-        description="Metadata filter: {field: value} exact, {field: [a, b]} or {field: {any: [...]}} any-of, "
-        "{field: {gte, gt, lte, lt}} numeric or ISO-date range. All conditions must hold.",
-    )
+    filter: Filter = Field(None, description="Metadata filter (see the schema); all conditions must hold.")
     rerank: bool | None = Field(
         None, description="Rerank candidates with the configured LLM; the server's default (RAGLINE_RERANK) if omitted."
     )
@@ -45,7 +80,9 @@ class SearchRequest(BaseModel):
     weights: tuple[float, float] | None = Field(
         None, description="RRF weights of the (dense, sparse) prefetches (implies RRF); equal when omitted."
     )
-    collection: str | None = Field(None, description="Collection to search; the server's default if omitted.")
+    collection: CollectionName = Field(
+        None, description="Collection to search (letters, digits, '_', '-'; 1-64); the server's default if omitted."
+    )
 
 
 class BatchSearchRequest(BaseModel):
@@ -54,7 +91,7 @@ class BatchSearchRequest(BaseModel):
     mode: Literal["dense", "sparse", "hybrid"] | None = Field(
         None, description="Retrieval mode; RAGLINE_MODE if omitted."
     )
-    filter: dict[str, Any] | None = Field(None, description="Metadata filter applied to every query.")
+    filter: Filter = Field(None, description="Metadata filter applied to every query.")
     group_by_doc: bool = Field(True, description="Return only the best chunk of each document.")
     fusion: Literal["rrf", "dbsf"] | None = Field(
         None, description="Fusion of dense and sparse results; the server's default if omitted."
@@ -62,7 +99,7 @@ class BatchSearchRequest(BaseModel):
     rerank: bool | None = Field(
         None, description="Rerank each query's candidates with the LLM; the server's default (RAGLINE_RERANK)."
     )
-    collection: str | None = Field(None, description="Collection to search.")
+    collection: CollectionName = Field(None, description="Collection to search; the server's default if omitted.")
 
 
 class Result(BaseModel):
@@ -120,7 +157,7 @@ class RecordsRequest(BaseModel):
     records: list[dict[str, Any]] = Field(
         description="Records with '_id' or 'id', 'text', optional 'title' and any metadata fields.", min_length=1
     )
-    collection: str | None = Field(None, description="Target collection.")
+    collection: CollectionName = Field(None, description="Target collection; the server's default if omitted.")
 
 
 class CollectionInfo(BaseModel):
@@ -139,9 +176,9 @@ class AnswerRequest(BaseModel):
     top_k: int | None = Field(
         None, ge=1, le=20, description="Passages the answer is grounded in; RAGLINE_ANSWER_PASSAGES if omitted."
     )
-    filter: dict[str, Any] | None = Field(None, description="Metadata filter, as in /v1/search.")
+    filter: Filter = Field(None, description="Metadata filter, as in /v1/search.")
     stream: bool = Field(False, description="Server-Sent Events: passages, token pieces, then done.")
-    collection: str | None = Field(None, description="Collection to search.")
+    collection: CollectionName = Field(None, description="Collection to search; the server's default if omitted.")
 
 
 class Citation(BaseModel):
