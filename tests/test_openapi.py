@@ -24,6 +24,9 @@ def test_collection_pattern_and_error_shapes_are_stated(tmp_path: Path) -> None:
     api = _openapi(tmp_path)
     search = api["components"]["schemas"]["SearchRequest"]["properties"]
     assert {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"} in search["collection"]["anyOf"]
+    form = api["components"]["schemas"]["Body_upload_documents_v1_documents_post"]["properties"]["collection"]
+    delete = api["paths"]["/v1/documents/{doc_id}"]["delete"]["parameters"]
+    assert form["pattern"] == next(p for p in delete if p["name"] == "collection")["schema"]["pattern"]
     upload = api["paths"]["/v1/documents"]["post"]["responses"]
     assert {"400", "409", "413", "422", "507"} <= set(upload)
     assert upload["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/HTTPValidationError")

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.sse import EventSourceResponse, format_sse_event
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import PathConvertor, register_url_convertor
@@ -28,6 +28,7 @@ from rag.api.schemas import (
     Usage,
     UsageResponse,
 )
+from rag.config import COLLECTION_NAME_PATTERN
 from rag.filters import parse_filter
 from rag.llm.usage import Usage as LLMUsage
 from rag.query_pipeline import Event, SearchReply
@@ -44,6 +45,7 @@ register_url_convertor("anytext", _AnyText())
 router = APIRouter()
 _ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 503, 507)}
 State = Annotated[ServerState, Depends(server_state)]
+_NAME = {"pattern": COLLECTION_NAME_PATTERN}  # stated here, checked (400) before any path is built
 
 
 def _response(reply: SearchReply) -> SearchResponse:
@@ -107,7 +109,7 @@ def search_batch(body: BatchSearchRequest, request: Request, state: State) -> Ba
 async def upload_documents(
     state: State,
     files: Annotated[list[UploadFile], File(description="Files to ingest; the name becomes the doc id.")],
-    collection: Annotated[str | None, Form(description="Target collection.")] = None,
+    collection: Annotated[str | None, Form(description="Target collection.", json_schema_extra=_NAME)] = None,
 ) -> IngestResponse:
     """Upload files through the same ingest pipeline as the `ingest` command (RAGLINE_MAX_UPLOAD_BYTES in all)."""
     contents = [(f.filename or "", await f.read()) for f in files]
@@ -123,7 +125,11 @@ def upload_records(body: RecordsRequest, state: State) -> IngestResponse:
 
 
 @router.delete("/documents/{doc_id:anytext}", status_code=204, responses=_ERRORS, tags=["documents"])
-def delete_document(doc_id: str, state: State, collection: str | None = None) -> None:
+def delete_document(
+    doc_id: str,
+    state: State,
+    collection: Annotated[str | None, Query(description="Collection.", json_schema_extra=_NAME)] = None,
+) -> None:
     """Delete every chunk of one document."""
     state.delete_document(doc_id, collection)
 
