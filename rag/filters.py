@@ -25,16 +25,28 @@ _INT64 = range(-(2**63), 2**63)
 # RFC 3339 as Qdrant reads it: a date, optionally a time and offset (Python alone also takes "20240101").
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?$"
 _DATE = re.compile(DATE_PATTERN)
+# A JSON path part Qdrant reads unquoted (its keys are Unicode alphanumerics, '_' and '-'; then array indexes).
+_PLAIN_PART = re.compile(r"[\w-]+(\[[0-9]*\])*")
 
 
 def payload_key(key: str) -> str:
-    """Where a user-facing filter key lives in the payload."""
-    name = key.removeprefix(f"{METADATA}.")
-    if not name.strip() or any(not part for part in name.split(".")):
-        raise FilterError(f"filter key {key!r} does not name a field")
-    if key in CORE_FIELDS or key.startswith(f"{METADATA}."):
+    """Where a user-facing filter key lives in the payload, as a Qdrant JSON path: dots nest, and a part that
+    is not plain (letters, digits, ``_``, ``-``, ``[n]``) is quoted, so metadata keys such as "Published on" work."""
+    if key in CORE_FIELDS:
         return key
-    return f"{METADATA}.{key}"
+    name = key.removeprefix(f"{METADATA}.")
+    parts = name.split(".")
+    if not name.strip() or any(not part for part in parts):
+        raise FilterError(f"filter key {key!r} does not name a field")
+    return ".".join([METADATA, *(_path_part(key, part) for part in parts)])
+
+
+def _path_part(key: str, part: str) -> str:
+    if _PLAIN_PART.fullmatch(part):
+        return part
+    if '"' in part or "\\" in part:  # the path grammar has no escapes inside quotes
+        raise FilterError(f"filter key {key!r}: a field name cannot hold '\"' or '\\'")
+    return f'"{part}"'
 
 
 def _scalar(key: str, value: Any) -> Scalar:
