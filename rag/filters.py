@@ -50,6 +50,8 @@ def _path_part(key: str, part: str) -> str:
 
 
 def _scalar(key: str, value: Any) -> Scalar:
+    if isinstance(value, float) and value.is_integer():  # JSON has one number type: 2020.0 is 2020
+        value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and value not in _INT64:
         raise FilterError(f"filter {key!r}: integer {value} is outside the 64-bit range")
     if isinstance(value, (str, int, bool)) and not isinstance(value, float):

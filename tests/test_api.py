@@ -86,10 +86,12 @@ def test_records_and_delete(client: TestClient) -> None:
     assert client.delete("/v1/documents/z1").status_code == 404
 
 
-def test_records_and_files_never_replace_each_other(client: TestClient) -> None:
+def test_records_and_files_never_replace_each_other(client: TestClient, tmp_path: Path) -> None:
     # "a.txt" is an uploaded file: a record with that id is refused, not a silent replacement.
     r = client.post("/v1/documents/records", json={"records": [{"_id": "a.txt", "text": "Fake lava facts."}]})
-    assert r.json()["added"] == 0 and "already belongs to another source ('a.txt')" in r.json()["failed"][0]["error"]
+    failed = r.json()["failed"][0]
+    assert r.json()["added"] == 0 and "already belongs to another source ('a.txt')" in failed["error"]
+    assert failed["path"] == "records" and str(tmp_path) not in r.text  # no server paths in replies
     assert search(client, query="lava", top_k=1)["results"][0]["text"].endswith("lava from the mantle.")
     # Each source still updates its own: a record replaced by a later records call, a file by its re-upload.
     for text in ("Kiwis are flightless.", "Kiwis are flightless birds of New Zealand."):

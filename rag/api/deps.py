@@ -114,7 +114,10 @@ class ServerState:
                             raise StorageFullError(f"files: no room to stage {name!r}: {exc.strerror}") from None
                         # e.g. "a.txt/b.txt" next to a file "a.txt"
                         raise UsageError(f"files: cannot store {name!r}: {exc.strerror}") from None
-                return self._ingestor(collection).ingest_files([source_file(p, folder) for p in written])
+                report = self._ingestor(collection).ingest_files([source_file(p, folder) for p in written])
+                for failure in report.failed:  # the caller's own names, not the server's folders
+                    failure.update({k: _as_caller_sees(v, folder) for k, v in failure.items()})
+                return report
             finally:
                 if not self.settings.keep_uploads:
                     _remove_staged(written, folder)
@@ -168,6 +171,11 @@ def _utf8_len(text: str) -> int:
         return len(text.encode())
     except UnicodeEncodeError:
         return _MAX_PATH_BYTES + 1
+
+
+def _as_caller_sees(text: str, folder: Path) -> str:
+    """A report line with staged paths as the names they were uploaded under ("records" for the records route)."""
+    return text.replace(f"{folder}/", "").replace(_RECORDS_FILE, "records")
 
 
 def _remove_staged(paths: list[Path], folder: Path) -> None:
