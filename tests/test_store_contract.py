@@ -120,6 +120,7 @@ def test_filters(store) -> None:
     assert texts({"year": {"gte": 2010}}) == {"bananas are yellow", "banana bread"}
     assert texts({"year": {"lt": 2010}, "tag": "fruit"}) == {"red apples grow on trees"}
     assert store.count(parse_filter({"tag": "fruit"})) == 2
+    assert texts({"year": 2015.0}) == {"bananas are yellow", "banana bread"}  # JSON's 2015.0 is 2015
 
 
 def test_metadata_keys_that_need_quoting(store) -> None:
