@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -35,6 +36,8 @@ from rag.stored_chunk import chunk_payload
 
 PIPELINE_VERSION = 1
 _ID_NAMESPACE = uuid.UUID("6f1c1a3e-5b7d-4c39-9a52-4e1f0f8d2a11")
+
+log = logging.getLogger("ragline.ingest")
 
 
 @dataclass(slots=True)
@@ -126,6 +129,8 @@ class Ingestor:
     ) -> IngestReport:
         started = time.perf_counter()
         report = IngestReport()
+        if debris := self.store.delete_debris():
+            log.warning("deleted %d points of %r without doc_id or content_hash", debris, self.store.name)
         states = self.store.doc_states()
         seen: dict[str, str] = {}  # doc_id -> source that claimed it in this run
         failed_sources: set[str] = set()

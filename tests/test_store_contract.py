@@ -166,6 +166,16 @@ def test_replace_then_delete_and_states(store) -> None:
     assert set(store.doc_states()) == {"b"}
 
 
+def test_debris_is_skipped_then_deleted(store) -> None:
+    seed(store)
+    debris = point("x", "h1", 0, [0, 0, 1, 0], "no payload fields")
+    debris.payload.clear()  # what a failure between a point's vectors and its payload could leave
+    store.upsert([debris])
+    assert set(store.doc_states()) == {"a", "b"}  # skipped, not a KeyError on every later ingest
+    assert store.delete_debris() == 1 and store.delete_debris() == 0
+    assert store.count() == 4
+
+
 def test_upsert_is_idempotent(store) -> None:
     seed(store)
     seed(store)

@@ -23,6 +23,7 @@ from qdrant_edge import (
     Filter,
     Fusion,
     HnswIndexConfig,
+    IsEmptyCondition,
     MatchAny,
     MatchValue,
     Modifier,
@@ -242,6 +243,19 @@ class EdgeStore:
         with self._using(required=True) as shard:
             shard.update(UpdateOperation.delete_points_by_filter(flt))
         self._dirty = True
+
+    def delete_debris(self) -> int:
+        """Delete points missing ``doc_id`` or ``content_hash`` (an engine failure between a point's vectors and
+        its payload can leave one); returns how many."""
+        flt = Filter(should=[IsEmptyCondition(key=DOC_ID), IsEmptyCondition(key=CONTENT_HASH)])
+        with self._using() as shard:
+            if shard is None:
+                return 0
+            found = shard.count(CountRequest(exact=True, filter=flt))
+            if found:
+                shard.update(UpdateOperation.delete_points_by_filter(flt))
+                self._dirty = True
+            return found
 
     def finish(self) -> None:
         """Build indexes for what was written and make it durable."""

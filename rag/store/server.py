@@ -125,6 +125,17 @@ class ServerStore:
         flt = models.Filter(must=[models.FieldCondition(key=DOC_ID, match=models.MatchAny(any=list(doc_ids)))])
         self.client.delete(self.name, models.FilterSelector(filter=flt), wait=True)
 
+    def delete_debris(self) -> int:
+        """Delete points missing ``doc_id`` or ``content_hash``; returns how many."""
+        if not self._exists():
+            return 0
+        keys = (DOC_ID, CONTENT_HASH)
+        flt = models.Filter(should=[models.IsEmptyCondition(is_empty=models.PayloadField(key=k)) for k in keys])
+        found = self.client.count(self.name, count_filter=flt, exact=True).count
+        if found:
+            self.client.delete(self.name, models.FilterSelector(filter=flt), wait=True)
+        return found
+
     def finish(self) -> None:
         """The server indexes in the background; nothing to do."""
 
