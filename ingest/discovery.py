@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.loaders import is_supported
+from rag.access import parse_acl
 from rag.errors import UsageError
 
 
@@ -14,6 +15,7 @@ class SourceFile:
     path: Path  # absolute
     root: Path  # the folder it was found under, or the file itself when given directly
     doc_id: str  # path relative to the folder it was found under
+    acl: tuple[str, ...] = ()  # from a sidecar ``<file>.acl`` or the upload request; empty: everyone
 
 
 @dataclass(slots=True)
@@ -31,11 +33,23 @@ def _hidden(path: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
-def source_file(path: Path, root: Path) -> SourceFile:
-    """The SourceFile for ``path`` found under folder ``root`` (or given directly when they are equal)."""
+def source_file(path: Path, root: Path, acl: tuple[str, ...] | None = None) -> SourceFile:
+    """The SourceFile for ``path`` found under folder ``root`` (or given directly when they are equal); its ACL
+    is ``acl`` when given, else read from a sidecar ``<file>.acl`` (names, one a line or comma-separated)."""
     path, root = path.absolute(), root.absolute()
     doc_id = path.name if path == root else path.relative_to(root).as_posix()
-    return SourceFile(path, root, doc_id)
+    return SourceFile(path, root, doc_id, _sidecar_acl(path) if acl is None else acl)
+
+
+def _sidecar_acl(path: Path) -> tuple[str, ...]:
+    sidecar = path.with_name(path.name + ".acl")
+    if not sidecar.is_file():
+        return ()
+    try:
+        return parse_acl(sidecar.read_text(encoding="utf-8").replace("\n", ","))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        # Fail closed: refuse the run rather than store the file visible to everyone.
+        raise UsageError(f"{sidecar}: {exc}") from None
 
 
 def discover(paths: list[Path]) -> tuple[list[SourceFile], Scope]:

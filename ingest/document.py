@@ -21,6 +21,7 @@ class Document:
     format: str
     sections: list[Section]
     metadata: dict[str, Any] = field(default_factory=dict)
+    acl: tuple[str, ...] = ()  # groups or key names that may see it; empty: everyone
     source: str = ""  # absolute path of the file it came from
     root: str = ""  # absolute path of the folder (or file) it was found under
 

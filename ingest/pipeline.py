@@ -125,8 +125,14 @@ class Ingestor:
         return self.ingest_files(files, scope if prune else None, on_file)
 
     def ingest_files(
-        self, files: list[SourceFile], prune_scope: Scope | None = None, on_file: Callable[[int], None] | None = None
+        self,
+        files: list[SourceFile],
+        prune_scope: Scope | None = None,
+        on_file: Callable[[int], None] | None = None,
+        writer: tuple[str, ...] | None = None,
     ) -> IngestReport:
+        """Store ``files``; ``writer``: the ACL identities of whoever sends them (None: sees every document) —
+        a stored document it may not see is never replaced."""
         started = time.perf_counter()
         report = IngestReport()
         if debris := self.store.delete_debris():
@@ -136,7 +142,7 @@ class Ingestor:
         failed_sources: set[str] = set()
         batch: list[_Pending] = []
         batch_chunks = 0
-        for pending in self._changed_docs(files, states, seen, failed_sources, report, on_file):
+        for pending in self._changed_docs(files, states, seen, failed_sources, report, on_file, writer):
             batch.append(pending)
             batch_chunks += len(pending.chunks)
             if batch_chunks >= self.settings.ingest_batch_chunks:
@@ -172,6 +178,7 @@ class Ingestor:
         failed_sources: set[str],
         report: IngestReport,
         on_file: Callable[[int], None] | None,
+        writer: tuple[str, ...] | None = None,
     ) -> Iterator[_Pending]:
         for f in files:
             for item in self._load(f, report, failed_sources):
@@ -187,13 +194,22 @@ class Ingestor:
                     continue
                 h = self.content_hash(doc)
                 st = states.get(doc.doc_id)
+                if st is not None and st.acl and writer is not None and not set(st.acl) & set(writer):
+                    report.failed.append(
+                        {"path": str(f.path), "error": f"doc_id {doc.doc_id!r} cannot be written by this key"}
+                    )
+                    continue
                 if st is not None and st.source and st.source != doc.source and not st.is_complete(h):
                     # Another file (or the records route) holds this id: replacing it would lose that document.
                     report.failed.append({"path": str(f.path), "error": _taken(doc.doc_id, st)})
                     continue
                 seen[doc.doc_id] = str(f.path)
                 if st is not None and st.is_complete(h):
-                    report.unchanged += 1
+                    if st.acl != doc.acl:  # who may see it changed, not what it says: payload only
+                        self.store.set_acl(doc.doc_id, doc.acl)
+                        report.updated += 1
+                    else:
+                        report.unchanged += 1
                     continue
                 chunks = self.chunker.chunk(doc)
                 yield _Pending(doc, h, chunks, existed=st is not None)
@@ -213,6 +229,7 @@ class Ingestor:
         for item in items:
             if isinstance(item, Document):
                 item.source, item.root = str(f.path), str(f.root)
+                item.acl = item.acl or f.acl  # a record's own acl wins over its file's
         return items
 
     def _write(self, batch: list[_Pending], report: IngestReport) -> None:
@@ -256,6 +273,7 @@ class Ingestor:
             format=p.doc.format,
             content_hash=p.content_hash,
             metadata={**p.doc.metadata, **chunk.metadata},
+            acl=p.doc.acl,
         )
 
 

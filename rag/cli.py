@@ -1,4 +1,4 @@
-"""``rag`` command: search, ask, eval, cost, serve — the same core the API uses."""
+"""``rag`` command: search, ask, eval, cost, serve, keys — the same core the API uses."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from rag import keys_cli
 from rag.config import get_settings
 from rag.errors import FilterError, LLMNotConfiguredError, RaglineError, ServerUnavailableError, UsageError
 from rag.exit_codes import EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, fail
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--host", default="127.0.0.1")
     v.add_argument("--port", type=int, default=8000)
     v.add_argument("--collection")
+    keys_cli.add_parser(sub)
     return p
 
 
@@ -73,8 +75,9 @@ def _serve(args: argparse.Namespace) -> int:
     # code rather than a failed-startup traceback.
     server = ServerState(settings)
     try:
+        app = create_app(settings, server)  # a bad key file stops here, before the model loads
         server.load()
-        uvicorn.run(create_app(settings, server), host=args.host, port=args.port, log_level="warning")
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     finally:
         server.close()
     return EXIT_OK
@@ -251,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cost(args)
         if args.command == "eval":
             return _eval(args)
+        if args.command == "keys":
+            return keys_cli.run(args)
         text = args.query if args.command == "search" else args.question
         if not text.strip():
             print(f"rag: error: the {'query' if args.command == 'search' else 'question'} is empty", file=sys.stderr)

@@ -95,8 +95,16 @@ class Settings(BaseSettings):
     )
 
     api_keys: SecretStr | None = Field(
-        None, description="Comma-separated API keys; when set, every /v1 route needs 'Authorization: Bearer KEY'."
+        None,
+        description="Comma-separated API keys, each with every scope on every collection and document; when set "
+        "(or RAGLINE_API_KEYS_FILE), every /v1 route needs 'Authorization: Bearer KEY'.",
     )
+    api_keys_file: Path | None = Field(
+        None,
+        description="Key file (TOML or JSON; `rag keys add`): keys by SHA-256 with scopes, collections and groups; "
+        "documents' ACLs apply to its keys. Re-read when it changes.",
+    )
+    key_rpm: int = Field(600, ge=0, description="Requests a minute per key of the key file (0: no limit).")
     max_upload_bytes: int = Field(
         50 * 1024 * 1024,
         ge=1,

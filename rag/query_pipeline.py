@@ -71,8 +71,10 @@ class QueryPipeline:
         group_by_doc: bool = True,
         fusion: FusionName | None = None,
         weights: tuple[float, float] | None = None,
+        visible_to: tuple[str, ...] | None = None,
     ) -> SearchOptions:
-        """A search as asked, with ``RAGLINE_TOP_K`` and ``RAGLINE_MODE`` where the caller did not say."""
+        """A search as asked, with ``RAGLINE_TOP_K`` and ``RAGLINE_MODE`` where the caller did not say;
+        ``visible_to``: the caller's identities, when ACLs apply to it."""
         return SearchOptions(
             top_k=top_k or self.settings.top_k,
             mode=mode or self.settings.mode,
@@ -80,11 +82,19 @@ class QueryPipeline:
             group_by_doc=group_by_doc,
             fusion=fusion,
             weights=weights,
+            visible_to=visible_to,
         )
 
-    def answer_options(self, top_k: int | None = None, conditions: tuple[Condition, ...] = ()) -> SearchOptions:
+    def answer_options(
+        self,
+        top_k: int | None = None,
+        conditions: tuple[Condition, ...] = (),
+        visible_to: tuple[str, ...] | None = None,
+    ) -> SearchOptions:
         """The passages an answer is grounded in: ``RAGLINE_ANSWER_PASSAGES`` unless asked otherwise."""
-        return self.options(top_k=top_k or self.settings.answer_passages, conditions=conditions)
+        return self.options(
+            top_k=top_k or self.settings.answer_passages, conditions=conditions, visible_to=visible_to
+        )
 
     def search(
         self, query: str, opts: SearchOptions, collection: str | None = None, rerank: bool | None = None

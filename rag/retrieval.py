@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from rag.embedding import Embedder
 from rag.errors import NotFoundError, UsageError
 from rag.sparse import SparseEncoder
-from rag.store.base import Condition, FusionName, Hit, Mode, QuerySpec, Store
+from rag.store.base import Condition, FusionName, Hit, Mode, QuerySpec, Store, visible_to
 from rag.stored_chunk import SearchResult, doc_id_of
 
 MAX_TOP_K = 100
@@ -33,6 +33,12 @@ class SearchOptions:
     fusion: FusionName | None = None  # None: RRF when weights are given, else the retriever's default
     weights: tuple[float, float] | None = None
     exact: bool = False  # brute-force dense search instead of HNSW (the reference for recall checks)
+    visible_to: tuple[str, ...] | None = None  # the caller's identities under ACLs; None: every document
+
+    @property
+    def all_conditions(self) -> tuple[Condition, ...]:
+        """The caller's filter and, under ACLs, the mandatory one: both go into every prefetch."""
+        return self.conditions + (() if self.visible_to is None else (visible_to(self.visible_to),))
 
     def validate(self) -> None:
         if not 1 <= self.top_k <= MAX_TOP_K:
@@ -96,7 +102,7 @@ class Retriever:
                 fusion=opts.fusion or ("rrf" if opts.weights else self.fusion),
                 dense=dense[i].tolist() if dense is not None else None,
                 sparse=sparse[i] if sparse is not None else None,
-                conditions=opts.conditions,
+                conditions=opts.all_conditions,
                 weights=opts.weights,
                 exact=opts.exact,
             )

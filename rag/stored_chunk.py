@@ -17,13 +17,14 @@ ROOT = "root"
 FORMAT = "format"
 CONTENT_HASH = "content_hash"
 METADATA = "metadata"  # record fields, page, heading path: filters address them as ``metadata.<key>``
+ACL = "acl"  # who may see the document (groups or key names); absent: everyone
 
 # Fields of the chunk itself; any other filter key is a metadata key.
-CORE_FIELDS = frozenset({DOC_ID, CHUNK_INDEX, CHUNK_COUNT, TEXT, TITLE, SOURCE, ROOT, FORMAT, CONTENT_HASH})
+CORE_FIELDS = frozenset({DOC_ID, CHUNK_INDEX, CHUNK_COUNT, TEXT, TITLE, SOURCE, ROOT, FORMAT, CONTENT_HASH, ACL})
 # Fields with a keyword index in every collection.
-INDEXED_KEYWORDS = (DOC_ID, SOURCE, ROOT, CONTENT_HASH)
+INDEXED_KEYWORDS = (DOC_ID, SOURCE, ROOT, CONTENT_HASH, ACL)
 # Fields the ingest pipeline reads back to decide what changed.
-STATE_FIELDS = [DOC_ID, CONTENT_HASH, CHUNK_COUNT, ROOT, SOURCE]
+STATE_FIELDS = [DOC_ID, CONTENT_HASH, CHUNK_COUNT, ROOT, SOURCE, ACL]
 
 
 def chunk_payload(
@@ -38,9 +39,10 @@ def chunk_payload(
     format: str,
     content_hash: str,
     metadata: dict[str, Any],
+    acl: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """The payload of one chunk's point."""
-    return {
+    """The payload of one chunk's point; ``acl`` only when the document has one (no field: public)."""
+    return ({ACL: list(acl)} if acl else {}) | {
         DOC_ID: doc_id,
         CHUNK_INDEX: chunk_index,
         CHUNK_COUNT: chunk_count,

@@ -1,4 +1,5 @@
-"""JSON and JSONL records (``_id``/``id``, ``title``, ``text``, anything else as metadata): BEIR corpora as-is."""
+"""JSON and JSONL records (``_id``/``id``, ``title``, ``text``, ``acl``, anything else as metadata): BEIR corpora
+as-is."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from ingest.document import Document, RecordFailure, Section
 from ingest.loaders.text import read_text
+from rag.access import parse_acl
 from rag.errors import LoaderError
 
 # Metadata becomes a Qdrant payload: deeper nesting than this, or a NaN or infinite number, is refused here
@@ -39,9 +41,15 @@ def _record(obj: Any, fmt: str) -> Document:
     if not isinstance(text, str) or not text.strip():
         raise LoaderError(f"record {rid!r} has no 'text'")
     title = obj.get("title") or ""
-    metadata = {k: v for k, v in obj.items() if k not in {"_id", "id", "text", "title"}}
+    try:
+        acl = parse_acl(obj["acl"]) if obj.get("acl") is not None else ()
+    except ValueError as exc:
+        raise LoaderError(f"record {rid!r}: {exc}") from None
+    metadata = {k: v for k, v in obj.items() if k not in {"_id", "id", "text", "title", "acl"}}
     _check_metadata(metadata, rid)
-    return Document(doc_id=str(rid), title=str(title), format=fmt, sections=[Section(text.strip())], metadata=metadata)
+    return Document(
+        doc_id=str(rid), title=str(title), format=fmt, sections=[Section(text.strip())], metadata=metadata, acl=acl
+    )
 
 
 def _collect(items: list[tuple[str, Any]], fmt: str) -> list[Document | RecordFailure]:

@@ -21,10 +21,11 @@ from rag import __version__
 from rag.api.deps import ServerState
 from rag.api.error_status import status_for
 from rag.api.prometheus import Metrics
-from rag.api.request_gate import BodyLimits, KeyGate
+from rag.api.request_gate import Authenticator, BodyLimits
 from rag.api.routes import router
 from rag.config import Settings
 from rag.errors import OverloadedError, RaglineError
+from rag.key_file import KeyRing
 
 log = logging.getLogger("ragline.api")
 API_PREFIX = "/v1"
@@ -116,7 +117,8 @@ def create_app(settings: Settings, server: ServerState | None = None) -> FastAPI
 
     # Added last runs first: request id and log, then the key, then the body limit (before any body is read).
     app.add_middleware(BodyLimits, upload_bytes=settings.max_upload_bytes, json_bytes=settings.max_json_bytes)
-    app.add_middleware(KeyGate, keys=settings.api_key_list())
+    ring = KeyRing(settings.api_keys_file) if settings.api_keys_file else None
+    app.add_middleware(Authenticator, plain_keys=settings.api_key_list(), ring=ring, default_rpm=settings.key_rpm)
     app.add_middleware(RequestContext, metrics=metrics)
 
     @app.exception_handler(RequestValidationError)

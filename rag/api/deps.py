@@ -19,7 +19,7 @@ from rag.config import Settings
 from rag.embedding import Embedder
 from rag.errors import LLMError, NotFoundError, StorageFullError, UsageError
 from rag.query_pipeline import QueryPipeline
-from rag.store.base import Condition
+from rag.store.base import Condition, visible_to
 from rag.store.edge import require_free_space
 from rag.stored_chunk import DOC_ID
 from rag.wiring import OpenStores, build_parts, collection_names
@@ -79,23 +79,40 @@ class ServerState:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def ingest_uploads(self, files: list[tuple[str, bytes]], collection: str | None) -> IngestReport:
-        """Store uploaded files (name, content); each file's doc id is its (relative, '/'-separated) name.
+    def ingest_uploads(
+        self,
+        files: list[tuple[str, bytes]],
+        collection: str | None,
+        acl: tuple[str, ...] = (),
+        writer: tuple[str, ...] | None = None,
+    ) -> IngestReport:
+        """Store uploaded files (name, content) visible to ``acl`` (empty: everyone); each file's doc id is its
+        (relative, '/'-separated) name. ``writer``: the uploading key's ACL identities (None: sees everything);
+        a document it may not see is not replaced.
 
         Every name is checked before anything is written; the staged files are removed once ingested (the
         store keeps the chunks) unless ``RAGLINE_KEEP_UPLOADS`` is set."""
         folder = self.upload_dir(collection)
-        return self._ingest_staged([(folder.joinpath(*_upload_parts(n)), n, c) for n, c in files], folder, collection)
+        staged = [(folder.joinpath(*_upload_parts(n)), n, c) for n, c in files]
+        return self._ingest_staged(staged, folder, collection, acl, writer)
 
-    def ingest_records(self, records: list[dict[str, Any]], collection: str | None) -> IngestReport:
-        """Store JSON records. They are staged as one file whose name no upload can take (hidden), so the records
-        route is one source: a record may replace an earlier record, never an uploaded file of the same id."""
+    def ingest_records(
+        self, records: list[dict[str, Any]], collection: str | None, writer: tuple[str, ...] | None = None
+    ) -> IngestReport:
+        """Store JSON records (each may carry its ``acl``). They are staged as one file whose name no upload can
+        take (hidden), so the records route is one source: a record may replace an earlier record, never an
+        uploaded file of the same id."""
         folder = self.upload_dir(collection)
         body = "\n".join(json.dumps(r, sort_keys=True) for r in records).encode()
-        return self._ingest_staged([(folder / _RECORDS_FILE, _RECORDS_FILE, body)], folder, collection)
+        return self._ingest_staged([(folder / _RECORDS_FILE, _RECORDS_FILE, body)], folder, collection, (), writer)
 
     def _ingest_staged(
-        self, staged: list[tuple[Path, str, bytes]], folder: Path, collection: str | None
+        self,
+        staged: list[tuple[Path, str, bytes]],
+        folder: Path,
+        collection: str | None,
+        acl: tuple[str, ...],
+        writer: tuple[str, ...] | None,
     ) -> IngestReport:
         inside = folder.resolve()
         for target, name, _ in staged:  # a symlink planted under uploads/ must not lead out of it either
@@ -114,7 +131,8 @@ class ServerState:
                             raise StorageFullError(f"files: no room to stage {name!r}: {exc.strerror}") from None
                         # e.g. "a.txt/b.txt" next to a file "a.txt"
                         raise UsageError(f"files: cannot store {name!r}: {exc.strerror}") from None
-                report = self._ingestor(collection).ingest_files([source_file(p, folder) for p in written])
+                sources = [source_file(p, folder, acl) for p in written]
+                report = self._ingestor(collection).ingest_files(sources, writer=writer)
                 for failure in report.failed:  # the caller's own names, not the server's folders
                     failure.update({k: _as_caller_sees(v, folder) for k, v in failure.items()})
                 return report
@@ -122,9 +140,11 @@ class ServerState:
                 if not self.settings.keep_uploads:
                     _remove_staged(written, folder)
 
-    def delete_document(self, doc_id: str, collection: str | None) -> None:
+    def delete_document(self, doc_id: str, collection: str | None, visible: tuple[str, ...] | None = None) -> None:
+        """Delete a document; one the caller may not see (``visible``: its ACL identities) is not found."""
         store = self.stores(collection)
-        if store.meta() is None or store.count((Condition(DOC_ID, eq=doc_id),)) == 0:
+        conditions = (Condition(DOC_ID, eq=doc_id),) + (() if visible is None else (visible_to(visible),))
+        if store.meta() is None or store.count(conditions) == 0:
             raise NotFoundError(f"no document {doc_id!r} in collection {store.name!r}")
         with self._write_lock:
             store.delete_docs([doc_id])

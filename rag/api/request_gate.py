@@ -1,4 +1,4 @@
-"""What a request must pass before its body is read: the API key, then the body size limit.
+"""What a request must pass before its body is read: the API key (and its rate), then the body size limit.
 
 Both are pure ASGI middleware, so an unauthenticated or oversized request is refused without its body being
 read or spooled (a route's body is parsed before its dependencies run, which is too late for either)."""
@@ -6,13 +6,20 @@ read or spooled (a route's body is parsed before its dependencies run, which is 
 from __future__ import annotations
 
 import hmac
+import logging
+import math
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from rag.access import Principal, unrestricted
+from rag.api.rate_limit import PerKeyRate
+from rag.key_file import KeyRing
+
 PROTECTED_PREFIX = "/v1/"
+log = logging.getLogger("ragline.auth")
 
 
 def _bearer_token(scope: Scope) -> str | None:
@@ -23,31 +30,52 @@ def _bearer_token(scope: Scope) -> str | None:
     return None
 
 
-class KeyGate:
-    """Every ``/v1/`` route needs ``Authorization: Bearer KEY`` when keys are configured; 401 otherwise."""
+class Authenticator:
+    """Who is calling, before anything else: every ``/v1/`` route needs ``Authorization: Bearer KEY`` once keys
+    are configured (401 otherwise), and a key-file key keeps to its requests a minute (429 with Retry-After).
+    The caller (a ``Principal``) is left in ``scope["state"]["principal"]`` for the routes' scope checks."""
 
-    def __init__(self, app: ASGIApp, keys: list[str]) -> None:
+    def __init__(self, app: ASGIApp, plain_keys: list[str], ring: KeyRing | None, default_rpm: int) -> None:
         self.app = app
-        self.keys = [k.encode() for k in keys]
+        self.plain = [k.encode() for k in plain_keys]
+        self.ring = ring
+        self.default_rpm = default_rpm
+        self.rate = PerKeyRate()
+        self.open = not plain_keys and ring is None
 
-    def allows(self, token: str | None) -> bool:
-        given = (token or "").encode("latin-1", "replace")
-        ok = False
-        for key in self.keys:  # compare against every key, so timing does not tell which one matched
-            ok |= hmac.compare_digest(given, key)
-        return ok
-
-    def refuses(self, scope: Scope) -> bool:
-        protected = scope["type"] == "http" and scope["path"].startswith(PROTECTED_PREFIX)
-        return bool(self.keys) and protected and not self.allows(_bearer_token(scope))
+    def identify(self, token: str | None) -> Principal | None:
+        if self.open:
+            return unrestricted("anonymous")
+        if token is None:
+            return None
+        given = token.encode("latin-1", "replace")
+        matched = None
+        for n, key in enumerate(self.plain):  # every key compared, so timing does not tell which matched
+            if hmac.compare_digest(given, key):
+                matched = n
+        if matched is not None:
+            return unrestricted(f"RAGLINE_API_KEYS#{matched + 1}")
+        return self.ring.principal(token) if self.ring else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.refuses(scope):
-            response = JSONResponse(
-                {"detail": "missing or invalid API key"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
-            )
-            await response(scope, receive, send)
+        if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIX):
+            await self.app(scope, receive, send)
             return
+        principal = self.identify(_bearer_token(scope))
+        if principal is None:
+            log.warning("refused %s %s: missing or unknown API key", scope["method"], scope["path"])
+            headers = {"WWW-Authenticate": "Bearer"}
+            await JSONResponse({"detail": "missing or invalid API key"}, 401, headers)(scope, receive, send)
+            return
+        if not principal.sees_everything:
+            wait = self.rate.admit(principal.name, self.default_rpm if principal.rpm is None else principal.rpm)
+            if wait is not None:
+                log.warning("refused %s %s for key %r: rate limit", scope["method"], scope["path"], principal.name)
+                detail = f"key {principal.name!r} is over its requests a minute; retry in {wait:.0f} s"
+                headers = {"Retry-After": str(max(1, math.ceil(wait)))}
+                await JSONResponse({"detail": detail}, 429, headers)(scope, receive, send)
+                return
+        scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
 
 

@@ -12,7 +12,9 @@ from fastapi.sse import EventSourceResponse, format_sse_event
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import PathConvertor, register_url_convertor
 
+from rag.access import Principal, parse_acl
 from rag.api.deps import ServerState, server_state
+from rag.api.permissions import allowed, caller, with_scope
 from rag.api.schemas import (
     AnswerRequest,
     AnswerResponse,
@@ -29,6 +31,7 @@ from rag.api.schemas import (
     UsageResponse,
 )
 from rag.config import COLLECTION_NAME_PATTERN
+from rag.errors import UsageError
 from rag.filters import parse_filter
 from rag.llm.usage import Usage as LLMUsage
 from rag.query_pipeline import Event, SearchReply
@@ -43,7 +46,7 @@ class _AnyText(PathConvertor):
 
 register_url_convertor("anytext", _AnyText())
 router = APIRouter()
-_ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 503, 507)}
+_ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 413, 429, 503, 507)}
 State = Annotated[ServerState, Depends(server_state)]
 _NAME = {"pattern": COLLECTION_NAME_PATTERN}  # stated here, checked (400) before any path is built
 
@@ -57,8 +60,9 @@ def _response(reply: SearchReply) -> SearchResponse:
     )
 
 
-def _options(state: ServerState, body: SearchRequest | BatchSearchRequest) -> SearchOptions:
-    """The request's retrieval options; what it leaves out comes from the settings."""
+def _options(state: ServerState, body: SearchRequest | BatchSearchRequest, who: Principal) -> SearchOptions:
+    """The request's retrieval options (the caller's ACL identities among them); what it leaves out comes from
+    the settings."""
     return state.pipeline.options(
         top_k=body.top_k,
         mode=body.mode,
@@ -66,6 +70,7 @@ def _options(state: ServerState, body: SearchRequest | BatchSearchRequest) -> Se
         group_by_doc=body.group_by_doc,
         fusion=body.fusion,
         weights=body.weights if isinstance(body, SearchRequest) else None,
+        visible_to=who.identities,
     )
 
 
@@ -83,8 +88,9 @@ def _check_query(request: Request, query: str, loc: list[str | int]) -> None:
 @router.post("/search", response_model=SearchResponse, responses=_ERRORS, tags=["search"])
 def search(body: SearchRequest, request: Request, state: State) -> SearchResponse:
     """Hybrid (or dense/sparse) retrieval with metadata filters, reranked by the LLM when configured."""
+    who = allowed(request, "read", body.collection)
     _check_query(request, body.query, ["query"])
-    reply = state.pipeline.search(body.query, _options(state, body), body.collection, body.rerank)
+    reply = state.pipeline.search(body.query, _options(state, body, who), body.collection, body.rerank)
     request.app.state.metrics.observe_stages(reply.timings_ms)
     return _response(reply)
 
@@ -92,12 +98,13 @@ def search(body: SearchRequest, request: Request, state: State) -> SearchRespons
 @router.post("/search/batch", response_model=BatchSearchResponse, responses=_ERRORS, tags=["search"])
 def search_batch(body: BatchSearchRequest, request: Request, state: State) -> BatchSearchResponse:
     """Many queries in one call: embedded in one batch, reranked concurrently (RAGLINE_LLM_MAX_CONCURRENCY)."""
+    who = allowed(request, "read", body.collection)
     for n, q in enumerate(body.queries):
         if not q.strip():
             raise _invalid(["queries", n], "must not be blank")
         _check_query(request, q, ["queries", n])
     replies = state.pipeline.search_many(
-        body.queries, _options(state, body), body.collection, body.rerank, concurrent=True
+        body.queries, _options(state, body, who), body.collection, body.rerank, concurrent=True
     )
     total = LLMUsage()
     for reply in replies:
@@ -107,37 +114,52 @@ def search_batch(body: BatchSearchRequest, request: Request, state: State) -> Ba
 
 @router.post("/documents", response_model=IngestResponse, responses=_ERRORS, tags=["documents"])
 async def upload_documents(
+    request: Request,
     state: State,
     files: Annotated[list[UploadFile], File(description="Files to ingest; the name becomes the doc id.")],
     collection: Annotated[str | None, Form(description="Target collection.", json_schema_extra=_NAME)] = None,
+    acl: Annotated[
+        str | None, Form(description="Who may see these files: group or key names, comma-separated (none: everyone).")
+    ] = None,
 ) -> IngestResponse:
     """Upload files through the same ingest pipeline as the `ingest` command (RAGLINE_MAX_UPLOAD_BYTES in all)."""
+    who = allowed(request, "write", collection)
+    try:
+        labels = parse_acl(acl) if acl else ()
+    except ValueError as exc:
+        raise UsageError(f"acl: {exc}") from None
     contents = [(f.filename or "", await f.read()) for f in files]
-    report = await run_in_threadpool(state.ingest_uploads, contents, collection)
+    report = await run_in_threadpool(state.ingest_uploads, contents, collection, labels, who.identities)
     return IngestResponse(**report.as_dict())
 
 
 @router.post("/documents/records", response_model=IngestResponse, responses=_ERRORS, tags=["documents"])
-def upload_records(body: RecordsRequest, state: State) -> IngestResponse:
-    """Ingest JSON records (`_id`/`id`, `title`, `text`, metadata)."""
-    report = state.ingest_records(body.records, body.collection)
+def upload_records(body: RecordsRequest, request: Request, state: State) -> IngestResponse:
+    """Ingest JSON records (`_id`/`id`, `title`, `text`, `acl`, metadata)."""
+    who = allowed(request, "write", body.collection)
+    report = state.ingest_records(body.records, body.collection, who.identities)
     return IngestResponse(**report.as_dict())
 
 
 @router.delete("/documents/{doc_id:anytext}", status_code=204, responses=_ERRORS, tags=["documents"])
 def delete_document(
     doc_id: str,
+    request: Request,
     state: State,
     collection: Annotated[str | None, Query(description="Collection.", json_schema_extra=_NAME)] = None,
 ) -> None:
-    """Delete every chunk of one document."""
-    state.delete_document(doc_id, collection)
+    """Delete every chunk of one document (404 when the key may not see it)."""
+    who = allowed(request, "write", collection)
+    state.delete_document(doc_id, collection, who.identities)
 
 
 @router.get("/collections", response_model=CollectionsResponse, responses=_ERRORS, tags=["collections"])
-def collections(state: State) -> CollectionsResponse:
-    """Collections with their point counts and embedding model."""
-    return CollectionsResponse(collections=state.collections())
+def collections(request: Request, state: State) -> CollectionsResponse:
+    """Collections with their point counts and embedding model: all of them for an admin key, else those the
+    key may use."""
+    who = caller(request)
+    listed = [c for c in state.collections() if who.can("admin") or who.may_use(c["name"])]
+    return CollectionsResponse(collections=listed)
 
 
 def _sse(events: Iterator[Event]) -> Iterator[str]:
@@ -153,8 +175,9 @@ def _sse(events: Iterator[Event]) -> Iterator[str]:
 )
 def answer(body: AnswerRequest, request: Request, state: State):
     """Retrieve, rerank, and answer with numbered citations; `stream: true` sends Server-Sent Events."""
+    who = allowed(request, "read", body.collection)
     _check_query(request, body.query, ["query"])
-    opts = state.pipeline.answer_options(body.top_k, parse_filter(body.filter))
+    opts = state.pipeline.answer_options(body.top_k, parse_filter(body.filter), who.identities)
     events = state.pipeline.answer(body.query, opts, body.collection)
     first = next(events)  # retrieval errors (404, 400, 503) surface here, before any byte is sent
     if body.stream:
@@ -171,6 +194,7 @@ def answer(body: AnswerRequest, request: Request, state: State):
 
 
 @router.get("/usage", response_model=UsageResponse, responses=_ERRORS, tags=["answer"])
-def usage(state: State) -> UsageResponse:
-    """LLM tokens and estimated cost since the process started."""
+def usage(request: Request, state: State) -> UsageResponse:
+    """LLM tokens and estimated cost since the process started (an admin key's view: every caller's calls)."""
+    with_scope(request, "admin")
     return UsageResponse(**state.meter.summary())

@@ -11,7 +11,7 @@ import numpy as np
 
 from rag.errors import ModelMismatchError
 from rag.sparse import Sparse
-from rag.stored_chunk import CHUNK_COUNT, CONTENT_HASH, DOC_ID, ROOT, SOURCE
+from rag.stored_chunk import ACL, CHUNK_COUNT, CONTENT_HASH, DOC_ID, ROOT, SOURCE
 
 Mode = Literal["dense", "sparse", "hybrid"]
 FusionName = Literal["rrf", "dbsf"]
@@ -24,16 +24,23 @@ Scalar = str | int | bool
 
 @dataclass(frozen=True, slots=True)
 class Condition:
-    """One condition on one payload key: exactly one of ``eq``, ``any`` or ``range`` is set."""
+    """One condition on one payload key: exactly one of ``eq``, ``any`` or ``range`` is set. ``or_absent``: the
+    condition also holds where the key is missing or empty (an ACL: a document without one is public)."""
 
     key: str
     eq: Scalar | None = None
     any: tuple[Scalar, ...] | None = None
     range: dict[str, float | str] | None = None
+    or_absent: bool = False
 
     @property
     def is_datetime_range(self) -> bool:
         return self.range is not None and any(isinstance(v, str) for v in self.range.values())
+
+
+def visible_to(identities: tuple[str, ...]) -> Condition:
+    """The mandatory condition of a caller under ACLs: documents without an ``acl``, or sharing an identity."""
+    return Condition(ACL, any=identities, or_absent=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +88,7 @@ class DocState:
 
     root: str
     source: str
+    acl: tuple[str, ...] = ()
     points_by_hash: Counter[str] = field(default_factory=Counter)
     expected_by_hash: dict[str, int] = field(default_factory=dict)
 
@@ -116,6 +124,7 @@ class Store(Protocol):
     def upsert(self, points: list[ChunkPoint]) -> None: ...
     def delete_stale(self, doc_id: str, keep_hash: str) -> None: ...
     def delete_docs(self, doc_ids: list[str]) -> None: ...
+    def set_acl(self, doc_id: str, acl: tuple[str, ...]) -> None: ...
     def doc_states(self) -> dict[str, DocState]: ...
     def delete_debris(self) -> int: ...
     def query(self, spec: QuerySpec) -> list[Hit]: ...
@@ -132,7 +141,8 @@ def accumulate_states(records: Iterable[dict[str, Any]], states: dict[str, DocSt
         doc_id = payload[DOC_ID]
         st = states.get(doc_id)
         if st is None:
-            st = states[doc_id] = DocState(root=payload.get(ROOT, ""), source=payload.get(SOURCE, ""))
+            acl = tuple(payload.get(ACL) or ())
+            st = states[doc_id] = DocState(root=payload.get(ROOT, ""), source=payload.get(SOURCE, ""), acl=acl)
         h = payload[CONTENT_HASH]
         st.points_by_hash[h] += 1
         st.expected_by_hash[h] = int(payload.get(CHUNK_COUNT, 0))

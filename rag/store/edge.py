@@ -8,6 +8,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ from rag.store.base import (
     accumulate_states,
     check_meta,
 )
-from rag.stored_chunk import CONTENT_HASH, DOC_ID, INDEXED_KEYWORDS, STATE_FIELDS
+from rag.stored_chunk import ACL, CONTENT_HASH, DOC_ID, INDEXED_KEYWORDS, STATE_FIELDS
 
 _SCHEMA = {
     "keyword": PayloadSchemaType.Keyword,
@@ -67,7 +68,9 @@ _SCHEMA = {
 _SCROLL_PAGE = 2048
 
 
-def _condition(c: Condition) -> FieldCondition:
+def _condition(c: Condition) -> FieldCondition | Filter:
+    if c.or_absent:
+        return Filter(should=[_condition(replace(c, or_absent=False)), IsEmptyCondition(key=c.key)])
     if c.eq is not None:
         return FieldCondition(key=c.key, match=MatchValue(value=c.eq))
     if c.any is not None:
@@ -242,6 +245,18 @@ class EdgeStore:
         flt = Filter(must=[FieldCondition(key=DOC_ID, match=MatchAny(any=list(doc_ids)))])
         with self._using(required=True) as shard:
             shard.update(UpdateOperation.delete_points_by_filter(flt))
+        self._dirty = True
+
+    def set_acl(self, doc_id: str, acl: tuple[str, ...]) -> None:
+        """Change who may see a document, its vectors untouched (an empty ``acl``: everyone)."""
+        flt = Filter(must=[FieldCondition(key=DOC_ID, match=MatchValue(value=doc_id))])
+        op = (
+            UpdateOperation.set_payload_by_filter(flt, {ACL: list(acl)})
+            if acl
+            else UpdateOperation.delete_payload_by_filter(flt, [ACL])
+        )
+        with self._using(required=True) as shard:
+            shard.update(op)
         self._dirty = True
 
     def delete_debris(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from qdrant_client import QdrantClient, models
@@ -21,12 +22,15 @@ from rag.store.base import (
     accumulate_states,
     check_meta,
 )
-from rag.stored_chunk import CONTENT_HASH, DOC_ID, INDEXED_KEYWORDS, STATE_FIELDS
+from rag.stored_chunk import ACL, CONTENT_HASH, DOC_ID, INDEXED_KEYWORDS, STATE_FIELDS
 
 _SCROLL_PAGE = 2048
 
 
-def _condition(c: Condition) -> models.FieldCondition:
+def _condition(c: Condition) -> models.FieldCondition | models.Filter:
+    if c.or_absent:
+        absent = models.IsEmptyCondition(is_empty=models.PayloadField(key=c.key))
+        return models.Filter(should=[_condition(replace(c, or_absent=False)), absent])
     if c.eq is not None:
         return models.FieldCondition(key=c.key, match=models.MatchValue(value=c.eq))
     if c.any is not None:
@@ -124,6 +128,14 @@ class ServerStore:
             return
         flt = models.Filter(must=[models.FieldCondition(key=DOC_ID, match=models.MatchAny(any=list(doc_ids)))])
         self.client.delete(self.name, models.FilterSelector(filter=flt), wait=True)
+
+    def set_acl(self, doc_id: str, acl: tuple[str, ...]) -> None:
+        """Change who may see a document, its vectors untouched (an empty ``acl``: everyone)."""
+        flt = models.Filter(must=[models.FieldCondition(key=DOC_ID, match=models.MatchValue(value=doc_id))])
+        if acl:
+            self.client.set_payload(self.name, {ACL: list(acl)}, points=models.FilterSelector(filter=flt), wait=True)
+        else:
+            self.client.delete_payload(self.name, [ACL], points=models.FilterSelector(filter=flt), wait=True)
 
     def delete_debris(self) -> int:
         """Delete points missing ``doc_id`` or ``content_hash``; returns how many."""
