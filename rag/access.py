@@ -38,6 +38,10 @@ class Principal:
         return None if self.sees_everything else tuple(sorted({self.name, *self.groups}))
 
 
+# Acts where no caller was identified (it should never happen behind the authenticator): may do nothing.
+NO_ONE = Principal("nobody", frozenset(), frozenset())
+
+
 def unrestricted(name: str) -> Principal:
     """Every scope on every collection, every document: an open server, or a key from RAGLINE_API_KEYS."""
     return Principal(name, frozenset(SCOPES), frozenset({ANY_COLLECTION}), sees_everything=True)

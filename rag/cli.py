@@ -1,4 +1,4 @@
-"""``rag`` command: search, ask, eval, cost, serve, keys — the same core the API uses."""
+"""``rag`` command: search, ask, eval, cost, serve, mcp, keys — the same core the API uses."""
 
 from __future__ import annotations
 
@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--host", default="127.0.0.1")
     v.add_argument("--port", type=int, default=8000)
     v.add_argument("--collection")
+    m = sub.add_parser("mcp", help="serve the MCP tools over stdio (for desktop agents)")
+    m.add_argument("--collection", help="default collection of the tools")
     keys_cli.add_parser(sub)
     return p
 
@@ -78,6 +80,26 @@ def _serve(args: argparse.Namespace) -> int:
         app = create_app(settings, server)  # a bad key file stops here, before the model loads
         server.load()
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    finally:
+        server.close()
+    return EXIT_OK
+
+
+def _mcp(args: argparse.Namespace) -> int:
+    import logging
+
+    from rag.access import unrestricted
+    from rag.api.deps import ServerState
+    from rag.mcp_tools import build_mcp
+
+    # stdout carries the protocol: logs go to stderr.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    settings = get_settings().with_overrides(collection=args.collection)
+    server = ServerState(settings)
+    try:
+        server.load()
+        # The local operator's own store: every collection and document, as `rag search` sees them.
+        build_mcp(settings, lambda: server, unrestricted("local")).run("stdio")
     finally:
         server.close()
     return EXIT_OK
@@ -256,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
             return _eval(args)
         if args.command == "keys":
             return keys_cli.run(args)
+        if args.command == "mcp":
+            return _mcp(args)
         text = args.query if args.command == "search" else args.question
         if not text.strip():
             print(f"rag: error: the {'query' if args.command == 'search' else 'question'} is empty", file=sys.stderr)

@@ -190,6 +190,9 @@ class Settings(BaseSettings):
     rerank_timeout_ms: int = Field(4000, ge=50, description="Deadline of the rerank stage; retrieval order after.")
     rerank_retries: int = Field(2, ge=0, description="Retries of a failed call, only when they fit the deadline.")
     rerank_cache_size: int = Field(1024, ge=0, description="Cached rerank results (0 disables the cache).")
+    mcp_max_bytes: int = Field(
+        24_000, ge=1000, description="Most bytes of JSON one MCP tool reply carries (passages trimmed to fit)."
+    )
     max_concurrent_answers: int = Field(
         8,
         ge=1,

@@ -19,7 +19,7 @@ from rag.api.deps import ServerState
 from rag.cli import main as rag_main
 from rag.config import Settings
 from rag.embedding import Embedder
-from rag.errors import ConfigError
+from rag.errors import ConfigError, UsageError
 from rag.key_file import KeyEntry, key_hash, read_keys, write_keys
 
 KEYS = {  # name: (key, scopes, collections, groups)
@@ -176,3 +176,21 @@ def test_keys_cli_prints_a_key_once_and_stores_its_hash(tmp_path: Path, capsys: 
     assert rag_main(args) == 2  # the name is taken
     assert rag_main(["keys", "--file", str(keys), "revoke", "alice"]) == 0
     assert read_keys(keys) == []
+
+
+def test_sidecar_acl_files_for_ingest(tmp_path: Path, make_ingestor, settings: Settings) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "plan.txt").write_text("The merger closes in March.")
+    (docs / "plan.txt.acl").write_text("board\nlegal\n")
+    (docs / "menu.txt").write_text("Lunch is at noon.")
+    ingestor = make_ingestor()
+    assert ingestor.run([docs]).added == 2  # the .acl file itself is not a document
+    states = ingestor.store.doc_states()
+    assert states["plan.txt"].acl == ("board", "legal") and states["menu.txt"].acl == ()
+    (docs / "plan.txt.acl").write_text("board")
+    report = ingestor.run([docs])
+    assert (report.updated, report.chunks) == (1, 0) and ingestor.store.doc_states()["plan.txt"].acl == ("board",)
+    (docs / "plan.txt.acl").write_text("x" * 300)
+    with pytest.raises(UsageError, match=r"plan\.txt\.acl"):  # unreadable ACL: refused, never stored as public
+        ingestor.run([docs])

@@ -14,10 +14,12 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from mcp.server.transport_security import TransportSecuritySettings
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag import __version__
+from rag.access import NO_ONE
 from rag.api.deps import ServerState
 from rag.api.error_status import status_for
 from rag.api.prometheus import Metrics
@@ -26,6 +28,7 @@ from rag.api.routes import router
 from rag.config import Settings
 from rag.errors import OverloadedError, RaglineError
 from rag.key_file import KeyRing
+from rag.mcp_tools import build_mcp
 
 log = logging.getLogger("ragline.api")
 API_PREFIX = "/v1"
@@ -100,7 +103,8 @@ def create_app(settings: Settings, server: ServerState | None = None) -> FastAPI
             settings.collection,
             "server" if settings.qdrant_url else f"embedded:{settings.data_dir}",
         )
-        yield
+        async with mcp.session_manager.run():  # the /mcp endpoint's sessions
+            yield
         svc.meter.listeners.remove(app.state.metrics.observe_llm)
         if server is None:
             svc.close()
@@ -112,6 +116,11 @@ def create_app(settings: Settings, server: ServerState | None = None) -> FastAPI
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # MCP over streamable HTTP at /mcp/, behind the same keys: each tool call acts as the calling key. The
+    # SDK's Host-header check is off: access is the API key's to decide (see README, Security).
+    mcp = build_mcp(settings, lambda: app.state.server, NO_ONE)
+    no_host_check = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    app.mount("/mcp", mcp.streamable_http_app(streamable_http_path="/", transport_security=no_host_check))
     app.state.metrics = metrics = Metrics()
     app.include_router(router, prefix=API_PREFIX)
 

@@ -18,7 +18,7 @@ from rag.access import Principal, unrestricted
 from rag.api.rate_limit import PerKeyRate
 from rag.key_file import KeyRing
 
-PROTECTED_PREFIX = "/v1/"
+PROTECTED_PREFIXES = ("/v1/", "/mcp")
 log = logging.getLogger("ragline.auth")
 
 
@@ -31,8 +31,9 @@ def _bearer_token(scope: Scope) -> str | None:
 
 
 class Authenticator:
-    """Who is calling, before anything else: every ``/v1/`` route needs ``Authorization: Bearer KEY`` once keys
-    are configured (401 otherwise), and a key-file key keeps to its requests a minute (429 with Retry-After).
+    """Who is calling, before anything else: every ``/v1/`` route and ``/mcp`` needs ``Authorization: Bearer
+    KEY`` once keys are configured (401 otherwise), and a key-file key keeps to its requests a minute (429 with
+    Retry-After).
     The caller (a ``Principal``) is left in ``scope["state"]["principal"]`` for the routes' scope checks."""
 
     def __init__(self, app: ASGIApp, plain_keys: list[str], ring: KeyRing | None, default_rpm: int) -> None:
@@ -58,7 +59,7 @@ class Authenticator:
         return self.ring.principal(token) if self.ring else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIX):
+        if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIXES):
             await self.app(scope, receive, send)
             return
         principal = self.identify(_bearer_token(scope))

@@ -56,7 +56,7 @@ from rag.store.base import (
     accumulate_states,
     check_meta,
 )
-from rag.stored_chunk import ACL, CONTENT_HASH, DOC_ID, INDEXED_KEYWORDS, STATE_FIELDS
+from rag.stored_chunk import ACL, CHUNK_INDEX, CONTENT_HASH, DOC_ID, INDEXED_KEYWORDS, STATE_FIELDS
 
 _SCHEMA = {
     "keyword": PayloadSchemaType.Keyword,
@@ -294,6 +294,16 @@ class EdgeStore:
                 if offset is None:
                     break
         return states
+
+    def doc_chunks(self, doc_id: str, conditions: tuple[Condition, ...] = (), limit: int = 1000) -> list[Hit]:
+        """One document's chunks (those meeting ``conditions``), in order."""
+        flt = to_filter((Condition(DOC_ID, eq=doc_id), *conditions))
+        with self._using() as shard:
+            if shard is None:
+                return []
+            records, _ = shard.scroll(ScrollRequest(limit=limit, filter=flt, with_payload=True, with_vector=False))
+        hits = [Hit(id=str(r.id), score=0.0, payload=dict(r.payload or {})) for r in records]
+        return sorted(hits, key=lambda h: int(h.payload.get(CHUNK_INDEX, 0)))
 
     def count(self, conditions: tuple[Condition, ...] = ()) -> int:
         with self._using() as shard:

@@ -22,7 +22,7 @@ from rag.store.base import (
     accumulate_states,
     check_meta,
 )
-from rag.stored_chunk import ACL, CONTENT_HASH, DOC_ID, INDEXED_KEYWORDS, STATE_FIELDS
+from rag.stored_chunk import ACL, CHUNK_INDEX, CONTENT_HASH, DOC_ID, INDEXED_KEYWORDS, STATE_FIELDS
 
 _SCROLL_PAGE = 2048
 
@@ -163,6 +163,17 @@ class ServerStore:
             accumulate_states((r.payload or {} for r in records), states)
             if offset is None:
                 return states
+
+    def doc_chunks(self, doc_id: str, conditions: tuple[Condition, ...] = (), limit: int = 1000) -> list[Hit]:
+        """One document's chunks (those meeting ``conditions``), in order."""
+        if not self._exists():
+            return []
+        flt = to_filter((Condition(DOC_ID, eq=doc_id), *conditions))
+        records, _ = self.client.scroll(
+            self.name, scroll_filter=flt, limit=limit, with_payload=True, with_vectors=False
+        )
+        hits = [Hit(id=str(r.id), score=0.0, payload=dict(r.payload or {})) for r in records]
+        return sorted(hits, key=lambda h: int(h.payload.get(CHUNK_INDEX, 0)))
 
     def count(self, conditions: tuple[Condition, ...] = ()) -> int:
         if not self._exists():
