@@ -142,9 +142,12 @@ class QueryPipeline:
         timings["total"] = round(sum(timings.values()), 3)
         return SearchReply(results[:top_k], info, usage, timings)
 
-    def answer(self, question: str, opts: SearchOptions, collection: str | None = None) -> Iterator[Event]:
+    def answer(
+        self, question: str, opts: SearchOptions, collection: str | None = None, conversation: str | None = None
+    ) -> Iterator[Event]:
         """Events of one answer; an LLM failure ends it with ``status: failed`` (``blocked`` when the provider's
-        filters stopped it) and the reason, never raises."""
+        filters stopped it) and the reason, never raises. ``conversation``: what the answer is written to (a
+        chat's earlier turns and the question) when retrieval should use ``question`` alone."""
         if self.generator is None:
             raise LLMNotConfiguredError(f"answers need an LLM: {NO_LLM}")
         # Refused rather than queued: each answer holds a worker for as long as the LLM takes.
@@ -154,12 +157,12 @@ class QueryPipeline:
                 "(RAGLINE_MAX_CONCURRENT_ANSWERS); retry shortly"
             )
         try:
-            yield from self._answer(question, opts, collection, self.generator)
+            yield from self._answer(question, opts, collection, self.generator, conversation or question)
         finally:
             self._answer_slots.release()
 
     def _answer(
-        self, question: str, opts: SearchOptions, collection: str | None, generator: AnswerGenerator
+        self, question: str, opts: SearchOptions, collection: str | None, generator: AnswerGenerator, asked: str
     ) -> Iterator[Event]:
         started = time.perf_counter()
         reply = self.search(question, opts, collection)
@@ -169,7 +172,7 @@ class QueryPipeline:
         status, reason, parts = "ok", None, []
         t0 = time.perf_counter()
         try:
-            for piece in generator.stream(question, passages, reply.usage):
+            for piece in generator.stream(asked, passages, reply.usage):
                 if isinstance(piece, Answer):
                     answer = piece
                 else:

@@ -22,6 +22,7 @@ from rag import __version__
 from rag.access import NO_ONE
 from rag.api.deps import ServerState
 from rag.api.error_status import status_for
+from rag.api.openai_compat import router as openai_router
 from rag.api.prometheus import Metrics
 from rag.api.request_gate import Authenticator, BodyLimits
 from rag.api.routes import router
@@ -123,6 +124,7 @@ def create_app(settings: Settings, server: ServerState | None = None) -> FastAPI
     app.mount("/mcp", mcp.streamable_http_app(streamable_http_path="/", transport_security=no_host_check))
     app.state.metrics = metrics = Metrics()
     app.include_router(router, prefix=API_PREFIX)
+    app.include_router(openai_router, prefix=API_PREFIX)
 
     # Added last runs first: request id and log, then the key, then the body limit (before any body is read).
     app.add_middleware(BodyLimits, upload_bytes=settings.max_upload_bytes, json_bytes=settings.max_json_bytes)
