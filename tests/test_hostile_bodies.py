@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from rag.api.app import create_app
@@ -131,24 +131,32 @@ def outside(served) -> set[Path]:
 
 @EXAMPLES
 @given(body=search_body)
+@example(body={"query": "lava"})
+@example(body={"query": ""})
 def test_search(served, body) -> None:
     _post_json(served[0], "/v1/search", body)
 
 
 @EXAMPLES
 @given(body=batch_body)
+@example(body={"queries": ["lava", "tides"]})
+@example(body={"queries": []})
 def test_search_batch(served, body) -> None:
     _post_json(served[0], "/v1/search/batch", body)
 
 
 @EXAMPLES
 @given(body=answer_body)
+@example(body={"query": "lava"})
+@example(body={"query": ""})
 def test_answer(served, body) -> None:
     _post_json(served[0], "/v1/answer", body)
 
 
 @EXAMPLES
 @given(body=records_body)
+@example(body={"records": [{"_id": "fine", "text": "A well-formed record."}]})
+@example(body={"records": "nope"})
 def test_records(served, outside, body) -> None:
     _post_json(served[0], "/v1/documents/records", body)
     assert _files(served[1]) == outside
@@ -156,6 +164,8 @@ def test_records(served, outside, body) -> None:
 
 @EXAMPLES
 @given(files=upload, where=collection)
+@example(files=[("fine.txt", b"A well-formed file.")], where=None)
+@example(files=[("../x.txt", b"escape")], where=None)
 def test_uploads(served, outside, files, where) -> None:
     client, root = served
     parts = [("files", (name, content)) for name, content in files]

@@ -9,11 +9,12 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.resources import files
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from mcp.server.transport_security import TransportSecuritySettings
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,6 +33,7 @@ from rag.key_file import KeyRing
 from rag.mcp_tools import build_mcp
 
 log = logging.getLogger("ragline.api")
+SEARCH_PAGE = (files("rag.api") / "search_page.html").read_text(encoding="utf-8")
 API_PREFIX = "/v1"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -143,6 +145,12 @@ def create_app(settings: Settings, server: ServerState | None = None) -> FastAPI
     async def ragline_error(request: Request, exc: RaglineError) -> JSONResponse:
         headers = {"Retry-After": "1"} if isinstance(exc, OverloadedError) else None
         return JSONResponse({"detail": str(exc)}, status_code=status_for(exc), headers=headers)
+
+    @app.get("/", include_in_schema=False)
+    async def search_page() -> HTMLResponse:
+        # Inline script and style only, talking to this server only; the key stays in the browser tab.
+        csp = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'"
+        return HTMLResponse(SEARCH_PAGE, headers={"Content-Security-Policy": csp, "X-Frame-Options": "DENY"})
 
     @app.get("/healthz", tags=["ops"], summary="The process is alive.")
     async def healthz() -> dict[str, str]:  # async: answered on the event loop, never behind busy workers
