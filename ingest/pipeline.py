@@ -163,7 +163,7 @@ class Ingestor:
 
     def delete_source(self, source: Path) -> int:
         """Delete every document that came from ``source`` (a file that no longer exists)."""
-        src = str(source.absolute())
+        src = unicode_safe(str(source.absolute()))
         doomed = [d for d, st in self.store.doc_states().items() if st.source == src]
         self.store.delete_docs(doomed)
         self.store.finish()
@@ -184,7 +184,7 @@ class Ingestor:
             for item in self._load(f, report, failed_sources):
                 if isinstance(item, RecordFailure):
                     report.failed.append({"path": item.where, "error": item.error})
-                    failed_sources.add(str(f.path))
+                    failed_sources.add(unicode_safe(str(f.path)))
                     continue
                 doc = item
                 if doc.doc_id in seen:
@@ -224,11 +224,14 @@ class Ingestor:
             items = load(f.path, f.doc_id, self._unpack_limits)
         except LoaderError as exc:
             report.failed.append({"path": str(f.path), "error": str(exc)})
-            failed_sources.add(str(f.path))
+            failed_sources.add(unicode_safe(str(f.path)))
             return []
         for item in items:
             if isinstance(item, Document):
-                item.source, item.root = str(f.path), str(f.root)
+                # A file name that is not valid UTF-8 reaches Python as lone surrogates, which neither the
+                # tokenizer nor a JSON payload can hold: such names are stored with the bad bytes escaped.
+                item.doc_id, item.title = unicode_safe(item.doc_id), unicode_safe(item.title)
+                item.source, item.root = unicode_safe(str(f.path)), unicode_safe(str(f.root))
                 item.acl = item.acl or f.acl  # a record's own acl wins over its file's
         return items
 
@@ -275,6 +278,20 @@ class Ingestor:
             metadata={**p.doc.metadata, **chunk.metadata},
             acl=p.doc.acl,
         )
+
+
+def unicode_safe(text: str) -> str:
+    """``text`` with lone surrogates (undecodable bytes of a file name) written as backslash escapes."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "surrogateescape" if _only_escapes(text) else "surrogatepass")
+        return raw.decode("utf-8", "backslashreplace")
+
+
+def _only_escapes(text: str) -> bool:
+    return all(not 0xD800 <= ord(c) <= 0xDFFF or 0xDC80 <= ord(c) <= 0xDCFF for c in text)
 
 
 def _taken(doc_id: str, held: DocState) -> str:

@@ -89,6 +89,20 @@ def test_bad_files_reported_others_stored(tmp_path: Path, make_ingestor, setting
     assert r.deleted == 0 and "a.txt" in states(ing.store)
 
 
+def test_a_file_name_that_is_not_utf8_is_stored_escaped(tmp_path: Path, make_ingestor) -> None:
+    docs = tmp_path / "names"
+    docs.mkdir()
+    (docs / "good.txt").write_text("Owls hunt at night.")
+    with open(os.path.join(os.fsencode(docs), b"caf\xe9.txt"), "wb") as f:  # a Latin-1 name on a UTF-8 system
+        f.write(b"Espresso is pressed coffee.")
+    (docs / "log.ndjson").write_text('{"_id": "n1", "text": "Newline-delimited JSON is JSONL."}\n')
+    ingestor = make_ingestor()
+    report = ingestor.run([docs])
+    assert (report.added, report.failed) == (3, [])  # the run used to crash: nothing stored
+    assert set(states(ingestor.store)) == {"good.txt", "caf\\xe9.txt", "n1"}
+    assert ingestor.run([docs], prune=True).unchanged == 3  # and the escaped name is stable across runs
+
+
 def test_same_name_from_another_folder_is_refused_not_replaced(
     tmp_path: Path, make_ingestor, settings: Settings
 ) -> None:

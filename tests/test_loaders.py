@@ -118,7 +118,6 @@ def test_json_array(tmp_path: Path) -> None:
         ("empty.txt", b"", "empty file"),
         ("blank.md", b"  \n\n", "empty file"),
         ("junk.txt", b"\x00\x01\x02binary\x00", "binary content"),
-        ("latin.txt", "café".encode("latin-1"), "not valid UTF-8"),
         ("broken.pdf", b"%PDF-1.4 this is not really a pdf", "PDF"),
         ("broken.docx", b"PK\x03\x04 not a zip", "DOCX"),
         ("bad.json", b"{nope", "invalid JSON"),
@@ -168,3 +167,32 @@ def test_docx_member_that_unpacks_to_more_than_it_declares(tmp_path: Path) -> No
     p.write_bytes(bytes(data))
     with pytest.raises(LoaderError, match="corrupt or unreadable DOCX archive"):
         load(p, "liar.docx")
+
+
+@pytest.mark.parametrize(
+    ("data", "encoding"),
+    [
+        ("Crème brûlée – naïve café.\n".encode("utf-16"), "utf-16"),
+        ("Crème brûlée – naïve café.\n".encode("utf-32"), "utf-32"),
+        ("Crème brûlée – naïve café, déjà vu, façade.\n".encode("cp1252"), "guessed"),
+        ("Crème brûlée – naïve café.\n".encode("utf-8-sig"), None),
+    ],
+)
+def test_text_encodings_are_read_and_said(tmp_path: Path, data: bytes, encoding: str | None) -> None:
+    p = tmp_path / "menu.txt"
+    p.write_bytes(data)
+    [doc] = load(p, "menu.txt")
+    assert doc.sections[0].text.startswith("Crème brûlée") and "naïve café" in doc.sections[0].text
+    assert (encoding or "") in doc.metadata.get("encoding", "") and bool(encoding) == ("encoding" in doc.metadata)
+
+
+def test_html_declared_charset_and_title_fallbacks(tmp_path: Path) -> None:
+    page = '<html><head><meta charset="windows-1252"><meta property="og:title" content="Café guide"></head>'
+    p = tmp_path / "p.html"
+    p.write_bytes((page + "<body><h1>Heading</h1><p>Déjà vu – “quoted”.</p></body></html>").encode("cp1252"))
+    [doc] = load(p, "p.html")
+    assert doc.title == "Café guide" and "Déjà vu – “quoted”." in doc.sections[0].text
+    assert doc.metadata["encoding"] == "windows-1252"
+    q = tmp_path / "q.html"
+    q.write_text("<html><body><h1>Only a heading</h1><p>Text.</p></body></html>")
+    assert load(q, "q.html")[0].title == "Only a heading"

@@ -27,6 +27,7 @@ LOADERS: dict[str, Loader] = {
     ".docx": load_docx,
     ".json": load_json,
     ".jsonl": load_jsonl,
+    ".ndjson": load_jsonl,
 }
 
 ARCHIVES = {".docx"}  # zip-based: checked by archive_guard before their parser opens them

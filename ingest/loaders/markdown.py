@@ -7,13 +7,13 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 
 from ingest.document import Document, Section
-from ingest.loaders.text import read_text
+from ingest.loaders.text import encoding_note, read_text
 
 _md = MarkdownIt("commonmark")
 
 
 def load_markdown(path: Path, doc_id: str) -> list[Document]:
-    text = read_text(path)
+    text, encoding = read_text(path)
     lines = text.splitlines()
     tokens = _md.parse(text)
     # (line where the heading starts, level, heading text)
@@ -34,4 +34,5 @@ def load_markdown(path: Path, doc_id: str) -> list[Document]:
         body = "\n".join(lines[start:end]).strip()
         if body:
             sections.append(Section(body, {"headings": [h for _, h in path_stack]} if path_stack else {}))
-    return [Document(doc_id=doc_id, title=title, format="md", sections=sections or [Section(text.strip())])]
+    body = sections or [Section(text.strip())]
+    return [Document(doc_id=doc_id, title=title, format="md", sections=body, metadata=encoding_note(encoding))]

@@ -65,7 +65,7 @@ def _collect(items: list[tuple[str, Any]], fmt: str) -> list[Document | RecordFa
 def load_jsonl(path: Path, doc_id: str) -> list[Document | RecordFailure]:
     items: list[tuple[str, Any]] = []
     out: list[Document | RecordFailure] = []
-    for n, line in enumerate(read_text(path).splitlines(), start=1):
+    for n, line in enumerate(read_text(path)[0].splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -77,7 +77,7 @@ def load_jsonl(path: Path, doc_id: str) -> list[Document | RecordFailure]:
 
 def load_json(path: Path, doc_id: str) -> list[Document | RecordFailure]:
     try:
-        data = json.loads(read_text(path))
+        data = json.loads(read_text(path)[0])
     except json.JSONDecodeError as exc:
         raise LoaderError(f"invalid JSON: {exc.msg} at line {exc.lineno}") from None
     records = data if isinstance(data, list) else [data]
