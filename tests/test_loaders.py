@@ -196,3 +196,32 @@ def test_html_declared_charset_and_title_fallbacks(tmp_path: Path) -> None:
     q = tmp_path / "q.html"
     q.write_text("<html><body><h1>Only a heading</h1><p>Text.</p></body></html>")
     assert load(q, "q.html")[0].title == "Only a heading"
+
+
+@pytest.mark.parametrize("method", ["RC4", "AES_128"])
+def test_encrypted_pdfs_open_with_the_empty_password_or_say_they_need_one(tmp_path: Path, method: str) -> None:
+    from fpdf.enums import EncryptionMethod
+
+    def encrypted(name: str, user_password: str) -> Path:
+        pdf = FPDF()
+        pdf.set_encryption("owner-secret", user_password, getattr(EncryptionMethod, method))
+        pdf.set_font("Helvetica", size=12)
+        pdf.add_page()
+        pdf.multi_cell(0, 10, "Locked for editing, open for reading.")
+        pdf.output(str(tmp_path / name))
+        return tmp_path / name
+
+    [doc] = load(encrypted("open.pdf", ""), "open.pdf")
+    assert "open for reading" in doc.sections[0].text
+    with pytest.raises(LoaderError, match="needs a password"):
+        load(encrypted("locked.pdf", "s3cret"), "locked.pdf")
+
+
+def test_pdf_text_is_normalised_for_matching(tmp_path: Path) -> None:
+    from ingest.loaders.pdf import normalise
+
+    assert normalise("The ﬁrst misﬁts ﬂow; eﬀect") == "The first misfits flow; effect"
+    assert normalise("Lorem ipsum dolor sit amet, adip-\niscing elit") == "Lorem ipsum dolor sit amet, adipiscing elit"
+    assert normalise("well-\nKnown pre-\n2020") == "well-\nKnown pre-\n2020"  # a real hyphen stays
+    [doc] = load(write_pdf(tmp_path / "h.pdf", ["Lorem ipsum dolor sit amet, adip-\niscing elit."]), "h.pdf")
+    assert "adipiscing" in doc.sections[0].text
