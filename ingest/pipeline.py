@@ -25,8 +25,9 @@ from typing import Any
 from ingest.chunking import Chunk, Chunker
 from ingest.discovery import Scope, SourceFile, discover
 from ingest.document import Document, RecordFailure
-from ingest.loaders import is_supported, load
+from ingest.loaders import ReadOptions, is_supported, load
 from ingest.loaders.archive_guard import UnpackLimits
+from ingest.loaders.ocr import OcrOptions
 from rag.config import Settings
 from rag.embedding import Embedder, model_identity
 from rag.errors import LoaderError
@@ -79,7 +80,10 @@ class Ingestor:
         self._chunker: Chunker | None = None
         self._collection_ready = False
         self._identity = model_identity(settings.embed_model)
-        self._unpack_limits = UnpackLimits(settings.max_unpacked_bytes, settings.max_unpack_ratio)
+        self._read_options = ReadOptions(
+            UnpackLimits(settings.max_unpacked_bytes, settings.max_unpack_ratio),
+            OcrOptions(settings.ocr == "local", settings.ocr_dpi, settings.ocr_min_chars, settings.ocr_max_pixels),
+        )
         check_meta(store.name, store.meta(), self._identity)
         self._fingerprint = json.dumps(
             [PIPELINE_VERSION, self._identity, settings.chunk_tokens, settings.chunk_overlap, settings.bm25_avg_len]
@@ -221,7 +225,7 @@ class Ingestor:
         try:
             if not is_supported(f.path):
                 raise LoaderError(f"unsupported file type {f.path.suffix or '(none)'!r}")
-            items = load(f.path, f.doc_id, self._unpack_limits)
+            items = load(f.path, f.doc_id, self._read_options)
         except LoaderError as exc:
             report.failed.append({"path": str(f.path), "error": str(exc)})
             failed_sources.add(unicode_safe(str(f.path)))

@@ -64,6 +64,17 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(32, ge=0, description="Word pieces shared by consecutive chunks.")
     bm25_avg_len: float = Field(120.0, gt=0, description="Expected BM25 document length in tokens.")
     ingest_batch_chunks: int = Field(256, ge=1, description="Chunks embedded and upserted together.")
+    ocr: Literal["local", "off"] = Field(
+        "local",
+        description="Scanned PDF pages and image files: local (RapidOCR, models inside its wheel, no download) or off.",
+    )
+    ocr_dpi: int = Field(200, ge=50, le=600, description="Resolution PDF pages are rendered at for OCR.")
+    ocr_min_chars: int = Field(
+        20, ge=0, description="A PDF page with less extracted text than this is read by OCR instead."
+    )
+    ocr_max_pixels: int = Field(
+        40_000_000, ge=10_000, description="Largest image (or rendered page) OCR reads, in pixels."
+    )
     max_unpacked_bytes: int = Field(
         256 * 1024 * 1024, ge=1, description="Most bytes one archive-based file (DOCX) may unpack to in all."
     )

@@ -13,16 +13,19 @@ from fpdf import FPDF
 
 from ingest import loaders
 from ingest.document import Document, RecordFailure
+from ingest.loaders import ReadOptions
 from ingest.loaders.archive_guard import UnpackLimits
+from ingest.loaders.ocr import OcrOptions
 from rag.config import Settings
 from rag.errors import LoaderError
 
 DEFAULTS = Settings()
 LIMITS = UnpackLimits(DEFAULTS.max_unpacked_bytes, DEFAULTS.max_unpack_ratio)
+OCR = OcrOptions(True, DEFAULTS.ocr_dpi, DEFAULTS.ocr_min_chars, DEFAULTS.ocr_max_pixels)
 
 
-def load(path: Path, doc_id: str) -> list[Document | RecordFailure]:
-    return loaders.load(path, doc_id, LIMITS)
+def load(path: Path, doc_id: str, ocr: OcrOptions = OCR) -> list[Document | RecordFailure]:
+    return loaders.load(path, doc_id, ReadOptions(LIMITS, ocr))
 
 
 def write_pdf(path: Path, pages: list[str], title: str = "") -> Path:
@@ -153,7 +156,7 @@ def test_docx_zip_bomb_is_refused_before_parsing(tmp_path: Path) -> None:
     # Under the ratio but over the total: incompressible bytes.
     big = _add_member(write_docx(tmp_path / "big.docx"), "word/media/noise.bin", os.urandom(3 << 20))
     with pytest.raises(LoaderError, match="RAGLINE_MAX_UNPACKED_BYTES"):
-        loaders.load(big, "big.docx", UnpackLimits(max_bytes=2 << 20, max_ratio=200))
+        loaders.load(big, "big.docx", ReadOptions(UnpackLimits(max_bytes=2 << 20, max_ratio=200), OCR))
     assert load(write_docx(tmp_path / "ok.docx"), "ok.docx")[0].title == "Field guide"
 
 

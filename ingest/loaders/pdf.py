@@ -1,4 +1,5 @@
-"""PDF: text per page with pypdf; each section keeps its page number."""
+"""PDF: text per page with pypdf; pages without a usable text layer (scans) rendered with PDFium and read by
+local OCR. Each section keeps its page number (and ``ocr: true`` when OCR read it)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pypdf import PdfReader
 from pypdf.errors import DependencyError, PyPdfError
 
 from ingest.document import Document, Section
+from ingest.loaders.ocr import OCR, OcrOptions
 from ingest.loaders.text import read_bytes
 from rag.errors import LoaderError
 
@@ -27,7 +29,28 @@ def normalise(text: str) -> str:
     return _SPLIT_WORD.sub("", text.translate(_LIGATURES)).strip()
 
 
-def load_pdf(path: Path, doc_id: str) -> list[Document]:
+def _ocr_pages(path: Path, pages: list[int], ocr: OcrOptions) -> dict[int, str]:
+    """Pages (numbered from 1) rendered with PDFium and read by OCR; at most ``max_pixels`` a page."""
+    import pypdfium2 as pdfium
+
+    out = {}
+    try:
+        pdf = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as exc:
+        raise LoaderError(f"cannot render the PDF for OCR: {exc}") from None
+    try:
+        for n in pages:
+            page = pdf[n - 1]
+            width, height = page.get_size()  # in points
+            scale = min(ocr.dpi / 72, (ocr.max_pixels / max(width * height, 1)) ** 0.5)
+            if text := OCR.read(page.render(scale=scale).to_pil()):
+                out[n] = text
+    finally:
+        pdf.close()
+    return out
+
+
+def load_pdf(path: Path, doc_id: str, ocr: OcrOptions) -> list[Document]:
     read_bytes(path)  # permission and emptiness checks with the shared wording
     try:
         reader = PdfReader(path)
@@ -35,11 +58,7 @@ def load_pdf(path: Path, doc_id: str) -> list[Document]:
         # them, and so does this.
         if reader.is_encrypted and not reader.decrypt(""):
             raise LoaderError("encrypted PDF: it needs a password")
-        sections = [
-            Section(text, {"page": n})
-            for n, page in enumerate(reader.pages, start=1)
-            if (text := normalise(page.extract_text() or ""))
-        ]
+        texts = [normalise(page.extract_text() or "") for page in reader.pages]
         title = (reader.metadata.title if reader.metadata else None) or path.stem
     except LoaderError:
         raise
@@ -47,6 +66,14 @@ def load_pdf(path: Path, doc_id: str) -> list[Document]:
         raise LoaderError(f"encrypted PDF: {exc}") from None
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
         raise LoaderError(f"corrupt or unreadable PDF: {exc}") from None
+    scanned = [n for n, text in enumerate(texts, start=1) if len(text) < ocr.min_chars]
+    read = _ocr_pages(path, scanned, ocr) if scanned and ocr.enabled else {}
+    sections = [
+        Section(read[n], {"page": n, "ocr": True}) if n in read else Section(text, {"page": n})
+        for n, text in enumerate(texts, start=1)
+        if read.get(n) or text
+    ]
     if not sections:
-        raise LoaderError("PDF has no extractable text (scanned images?)")
+        why = "RAGLINE_OCR=off" if not ocr.enabled else "OCR found none either"
+        raise LoaderError(f"PDF has no extractable text ({why})")
     return [Document(doc_id=doc_id, title=str(title), format="pdf", sections=sections)]

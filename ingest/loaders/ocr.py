@@ -1,0 +1,66 @@
+"""Local OCR for scanned PDF pages and image files: RapidOCR on onnxruntime, whose detection, direction and
+recognition models ship inside its wheel (nothing is downloaded). Lines come back in reading order."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from rag.errors import LoaderError
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+
+@dataclass(frozen=True, slots=True)
+class OcrOptions:
+    """``RAGLINE_OCR`` and its knobs: whether pages without a usable text layer are read from their image."""
+
+    enabled: bool
+    dpi: int  # PDF pages are rendered at this resolution before OCR
+    min_chars: int  # a PDF page with less extracted text than this is read by OCR
+    max_pixels: int  # larger images are refused (decompression bombs)
+
+
+class LocalOCR:
+    """One engine per process, loaded on first use; calls are serialised (the engine is not thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    @cached_property
+    def _engine(self) -> Any:
+        try:
+            from rapidocr_onnxruntime import RapidOCR
+        except ImportError as exc:  # e.g. OpenCV without its system libraries
+            raise LoaderError(f"OCR is not available here: {exc}") from None
+        return RapidOCR()
+
+    def read(self, image: Image) -> str:
+        """The image's text, one line per text line, top to bottom and left to right."""
+        import numpy as np
+
+        with self._lock:
+            found, _ = self._engine(np.asarray(image.convert("RGB")))
+        return reading_order([(box, text) for box, text, _score in found or []])
+
+
+def reading_order(items: list[tuple[list[list[float]], str]]) -> str:
+    """Text boxes joined into lines: boxes whose vertical centres fall within half a line height of each other
+    are one line, read left to right; lines top to bottom."""
+    boxes = []
+    for box, text in items:
+        ys, xs = [p[1] for p in box], [p[0] for p in box]
+        boxes.append(((min(ys) + max(ys)) / 2, max(ys) - min(ys), min(xs), text.strip()))
+    lines: list[list[tuple[float, float, float, str]]] = []
+    for box in sorted(boxes):
+        if lines and abs(box[0] - lines[-1][0][0]) < max(box[1], lines[-1][0][1]) / 2:
+            lines[-1].append(box)
+        else:
+            lines.append([box])
+    return "\n".join(" ".join(b[3] for b in sorted(line, key=lambda b: b[2]) if b[3]) for line in lines).strip()
+
+
+OCR = LocalOCR()
