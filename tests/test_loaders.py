@@ -228,3 +228,41 @@ def test_pdf_text_is_normalised_for_matching(tmp_path: Path) -> None:
     assert normalise("well-\nKnown pre-\n2020") == "well-\nKnown pre-\n2020"  # a real hyphen stays
     [doc] = load(write_pdf(tmp_path / "h.pdf", ["Lorem ipsum dolor sit amet, adip-\niscing elit."]), "h.pdf")
     assert "adipiscing" in doc.sections[0].text
+
+
+def test_docx_tables_headers_and_footers_are_kept(tmp_path: Path) -> None:
+    d = docx.Document()
+    d.add_heading("Prices", level=1)
+    d.add_paragraph("Coffee prices by size:")
+    table = d.add_table(rows=1, cols=3)
+    for cell, name in zip(table.rows[0].cells, ("Drink", "Small", "Large"), strict=True):
+        cell.text = name
+    for row in [("Espresso", "2.10", "2.90"), ("Latte | oat", "3.20", "4.10")] + [
+        (f"Blend {n}", "1", "2") for n in range(60)
+    ]:
+        cells = table.add_row().cells
+        for cell, value in zip(cells, row, strict=True):
+            cell.text = value
+    merged = table.add_row().cells
+    merged[0].merge(merged[2]).text = "Prices include tax"
+    d.sections[0].header.paragraphs[0].text = "Café Menu — internal"
+    d.sections[0].footer.paragraphs[0].text = "Page footer text"
+    d.save(str(tmp_path / "menu.docx"))
+    [doc] = load(tmp_path / "menu.docx", "menu.docx")
+    tables = [s for s in doc.sections if s.metadata.get("table")]
+    assert len(tables) > 1  # a long table is split into groups...
+    assert all(
+        s.text.startswith("| Drink | Small | Large |\n| --- | --- | --- |") for s in tables
+    )  # ...each under its header
+    assert "| Espresso | 2.10 | 2.90 |" in tables[0].text and "| Latte \\| oat | 3.20 | 4.10 |" in tables[0].text
+    assert tables[-1].text.endswith("| Prices include tax |  |  |")  # a merged cell once
+    assert tables[0].metadata["headings"] == ["Prices"]
+    assert doc.sections[-1].text == "Café Menu — internal\nPage footer text"
+
+    only = docx.Document()
+    only.add_table(rows=2, cols=2).rows[1].cells[0].text = "just a table"
+    only.save(str(tmp_path / "only.docx"))
+    assert "just a table" in load(tmp_path / "only.docx", "only.docx")[0].sections[0].text  # used to be "has no text"
+    (tmp_path / "cut.docx").write_bytes((tmp_path / "menu.docx").read_bytes()[:3000])
+    with pytest.raises(LoaderError, match="corrupt or unreadable DOCX"):
+        load(tmp_path / "cut.docx", "cut.docx")

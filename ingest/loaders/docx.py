@@ -1,4 +1,5 @@
-"""Word .docx: paragraphs with python-docx, split into sections at heading styles."""
+"""Word .docx with python-docx: paragraphs and tables in document order (tables as Markdown rows), split into
+sections at heading styles; headers and footers once at the end."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from pathlib import Path
 
 import docx
 from docx.opc.exceptions import PackageNotFoundError
+from docx.table import Table
 
 from ingest.document import Document, Section
 from ingest.loaders.text import read_bytes
 from rag.errors import LoaderError
+
+_TABLE_GROUP_CHARS = 800  # about 200 word pieces: a group of rows and its header fit one chunk
 
 
 def _heading_level(style_name: str) -> int | None:
@@ -22,34 +26,82 @@ def _heading_level(style_name: str) -> int | None:
     return None
 
 
+def markdown_rows(rows: list[list[str]], max_chars: int = _TABLE_GROUP_CHARS) -> list[str]:
+    """A table as Markdown, in groups of rows of about ``max_chars``, each group under the header row again, so
+    a table that spans chunks keeps its column names in each."""
+    clean = [[" ".join(c.split()).replace("|", "\\|") for c in row] for row in rows if any(c.strip() for c in row)]
+    if not clean:
+        return []
+    width = max(len(r) for r in clean)
+    lines = ["| " + " | ".join(r + [""] * (width - len(r))) + " |" for r in clean]
+    header = [lines[0], "|" + " --- |" * width]
+    groups, current = [], []
+    for line in lines[1:]:
+        if current and sum(map(len, current)) + len(line) > max_chars:
+            groups.append(current)
+            current = []
+        current.append(line)
+    groups.append(current)
+    return ["\n".join(header + g) for g in groups]
+
+
+def _cells(table: Table) -> list[list[str]]:
+    rows = []
+    for row in table.rows:
+        cells, last = [], None
+        for cell in row.cells:
+            if cell._tc is not last:  # a merged cell is returned once per grid column it spans
+                cells.append(cell.text)
+            last = cell._tc
+        rows.append(cells)
+    return rows
+
+
 def load_docx(path: Path, doc_id: str) -> list[Document]:
     read_bytes(path)
     try:
         d = docx.Document(str(path))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise LoaderError(f"corrupt or unreadable DOCX: {exc}") from None
+        raise LoaderError(f"corrupt or truncated DOCX: {exc}") from None
     title = d.core_properties.title or ""
     sections: list[Section] = []
     stack: list[tuple[int, str]] = []
     body: list[str] = []
 
+    def meta() -> dict:
+        return {"headings": [h for _, h in stack]} if stack else {}
+
     def close_section() -> None:
         if body:
-            meta = {"headings": [h for _, h in stack]} if stack else {}
-            sections.append(Section("\n".join(body), meta))
+            sections.append(Section("\n".join(body), meta()))
             body.clear()
 
-    for para in d.paragraphs:
-        text = para.text.strip()
+    for block in d.iter_inner_content():
+        if isinstance(block, Table):
+            close_section()
+            sections.extend(Section(rows, {**meta(), "table": True}) for rows in markdown_rows(_cells(block)))
+            continue
+        text = block.text.strip()
         if not text:
             continue
-        level = _heading_level(para.style.name if para.style is not None else "")
+        level = _heading_level(block.style.name if block.style is not None else "")
         if level is not None:
             close_section()
             title = title or text
             stack = [(lv, h) for lv, h in stack if lv < level] + [(level, text)]
         body.append(text)
     close_section()
+    # Headers and footers repeat on every page: each distinct one once, at the end.
+    margins = dict.fromkeys(
+        p.text.strip()
+        for section in d.sections
+        for part in (section.header, section.footer)
+        if not part.is_linked_to_previous
+        for p in part.paragraphs
+        if p.text.strip()
+    )
+    if margins:
+        sections.append(Section("\n".join(margins), {"part": "header/footer"}))
     if not sections:
         raise LoaderError("DOCX has no text")
     return [Document(doc_id=doc_id, title=title or path.stem, format="docx", sections=sections)]
