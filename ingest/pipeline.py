@@ -28,6 +28,7 @@ from ingest.document import Document, RecordFailure
 from ingest.loaders import ReadOptions, is_supported, load
 from ingest.loaders.archive_guard import UnpackLimits
 from ingest.loaders.ocr import OcrOptions
+from ingest.text_quality import drop_encoded
 from rag.config import Settings
 from rag.embedding import Embedder, model_identity
 from rag.errors import LoaderError
@@ -230,14 +231,21 @@ class Ingestor:
             report.failed.append({"path": str(f.path), "error": str(exc)})
             failed_sources.add(unicode_safe(str(f.path)))
             return []
+        kept: list[Document | RecordFailure] = []
         for item in items:
             if isinstance(item, Document):
+                drop_encoded(item)
+                if not item.sections:
+                    where = str(f.path) if item.doc_id == f.doc_id else f"{f.path} ({item.doc_id})"
+                    kept.append(RecordFailure(where, "encoded data (base64, hex), not text: skipped"))
+                    continue
                 # A file name that is not valid UTF-8 reaches Python as lone surrogates, which neither the
                 # tokenizer nor a JSON payload can hold: such names are stored with the bad bytes escaped.
                 item.doc_id, item.title = unicode_safe(item.doc_id), unicode_safe(item.title)
                 item.source, item.root = unicode_safe(str(f.path)), unicode_safe(str(f.root))
                 item.acl = item.acl or f.acl  # a record's own acl wins over its file's
-        return items
+            kept.append(item)
+        return kept
 
     def _write(self, batch: list[_Pending], report: IngestReport) -> None:
         if not batch:

@@ -194,3 +194,21 @@ def test_sigkill_mid_run_then_rerun_matches_clean_run(tmp_path: Path) -> None:
     got = states(Settings(data_dir=crashed))
     assert got == want
     assert all(len(v) == 1 for v in got.values())
+
+
+def test_encoded_blobs_are_not_stored_as_text(tmp_path: Path, make_ingestor) -> None:
+    import base64
+
+    docs = tmp_path / "junk"
+    docs.mkdir()
+    blob = base64.b64encode(os.urandom(150_000)).decode()
+    (docs / "blob.txt").write_text(blob)
+    chinese = "猫头鹰在夜间捕猎。" * 40  # 360 characters without a space: text, kept
+    (docs / "mixed.md").write_text(f"# Notes\nOwls hunt at night.\n\n{blob[:5000]}\n\nThey eat voles. {chinese}\n")
+    ingestor = make_ingestor()
+    report = ingestor.run([docs])
+    assert report.added == 1 and report.chunks <= 3  # the blob used to become hundreds of chunks
+    assert "encoded data" in report.failed[0]["error"] and report.failed[0]["path"].endswith("blob.txt")
+    stored = ingestor.store.doc_chunks("mixed.md")[0].payload["text"]
+    assert "Owls hunt at night." in stored and "They eat voles." in stored and blob[:300] not in stored
+    assert "猫头鹰在夜间捕猎。" in " ".join(h.payload["text"] for h in ingestor.store.doc_chunks("mixed.md"))
