@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.loaders import is_supported
@@ -20,10 +21,12 @@ class SourceFile:
 
 @dataclass(slots=True)
 class Scope:
-    """What ``--prune`` may delete: documents found under these folders, or from these files."""
+    """What ``--prune`` may delete: documents found under these folders, or from these files; and what the walk
+    passed over (``skipped``: count per reason, e.g. ".xyz", "hidden", "symlink")."""
 
     roots: set[str]
     files: set[str]
+    skipped: Counter[str] = field(default_factory=Counter)
 
     def covers(self, root: str, source: str) -> bool:
         return root in self.roots or source in self.files
@@ -52,6 +55,18 @@ def _sidecar_acl(path: Path) -> tuple[str, ...]:
         raise UsageError(f"{sidecar}: {exc}") from None
 
 
+def _skip_reason(path: Path, root: Path) -> str | None:
+    """Why a folder walk passes ``path`` over: a reason to count, "" to pass silently (inside a hidden folder,
+    a folder, a sidecar .acl), None to take it."""
+    if _hidden(path, root):
+        return "hidden" if path.name.startswith(".") else ""  # a hidden folder counts once, not its contents
+    if path.is_symlink():
+        return "symlink"
+    if not path.is_file() or path.name.endswith(".acl"):
+        return ""
+    return None if is_supported(path) else (path.suffix.lower() or "(no extension)")
+
+
 def discover(paths: list[Path]) -> tuple[list[SourceFile], Scope]:
     """Supported files under the given paths (folders recursively, hidden entries skipped)."""
     files: list[SourceFile] = []
@@ -62,7 +77,13 @@ def discover(paths: list[Path]) -> tuple[list[SourceFile], Scope]:
         if given.is_dir():
             root = given.absolute()
             scope.roots.add(str(root))
-            found = sorted(p for p in root.rglob("*") if p.is_file() and is_supported(p) and not _hidden(p, root))
+            found = []
+            for p in sorted(root.rglob("*")):
+                reason = _skip_reason(p, root)
+                if reason is None:
+                    found.append(p)
+                elif reason:
+                    scope.skipped[reason] += 1
             files.extend(source_file(p, root) for p in found)
         else:
             f = source_file(given, given)

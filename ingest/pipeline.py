@@ -53,6 +53,7 @@ class IngestReport:
     failed: list[dict[str, str]] = field(default_factory=list)
     chunks: int = 0
     seconds: float = 0.0
+    skipped: dict[str, int] = field(default_factory=dict)  # files a folder walk passed over, by extension or reason
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -127,7 +128,9 @@ class Ingestor:
         files, scope = discover(paths)
         if on_file:
             on_file(len(files))
-        return self.ingest_files(files, scope if prune else None, on_file)
+        report = self.ingest_files(files, scope if prune else None, on_file)
+        report.skipped = dict(sorted(scope.skipped.items()))
+        return report
 
     def ingest_files(
         self,

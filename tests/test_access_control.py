@@ -184,8 +184,10 @@ def test_sidecar_acl_files_for_ingest(tmp_path: Path, make_ingestor, settings: S
     (docs / "plan.txt").write_text("The merger closes in March.")
     (docs / "plan.txt.acl").write_text("board\nlegal\n")
     (docs / "menu.txt").write_text("Lunch is at noon.")
+    (docs / "link.txt").symlink_to(docs / "menu.txt")
     ingestor = make_ingestor()
-    assert ingestor.run([docs]).added == 2  # the .acl file itself is not a document
+    first = ingestor.run([docs])
+    assert first.added == 2 and first.skipped == {"symlink": 1}  # the .acl file itself is neither
     states = ingestor.store.doc_states()
     assert states["plan.txt"].acl == ("board", "legal") and states["menu.txt"].acl == ()
     (docs / "plan.txt.acl").write_text("board")

@@ -140,8 +140,8 @@ def test_cli_json_and_exit_codes(tmp_path: Path) -> None:
     p = run_cli([str(docs), "--json"], env)
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
-    assert set(out) == {"added", "updated", "unchanged", "deleted", "failed", "chunks", "seconds"}
-    assert out["added"] == 6
+    assert set(out) == {"added", "updated", "unchanged", "deleted", "failed", "chunks", "seconds", "skipped"}
+    assert out["added"] == 6 and out["skipped"] == {".xyz": 1, "hidden": 1}
     (docs / "bad.docx").write_bytes(b"nope")
     p = run_cli([str(docs), "--json"], env)
     assert p.returncode == 1 and json.loads(p.stdout)["failed"][0]["path"].endswith("bad.docx")
