@@ -34,7 +34,7 @@ from rag.embedding import Embedder, model_identity
 from rag.errors import LoaderError
 from rag.sparse import SparseEncoder
 from rag.store.base import ChunkPoint, CollectionMeta, DocState, Store, check_meta
-from rag.stored_chunk import chunk_payload
+from rag.stored_chunk import ACL, FILE_STAMP, chunk_payload
 
 PIPELINE_VERSION = 1
 _ID_NAMESPACE = uuid.UUID("6f1c1a3e-5b7d-4c39-9a52-4e1f0f8d2a11")
@@ -65,6 +65,7 @@ class _Pending:
     content_hash: str
     chunks: list[Chunk]
     existed: bool
+    file_stamp: str
 
 
 def point_id(doc_id: str, content_hash: str, index: int) -> str:
@@ -188,7 +189,20 @@ class Ingestor:
         on_file: Callable[[int], None] | None,
         writer: tuple[str, ...] | None = None,
     ) -> Iterator[_Pending]:
+        by_source: dict[str, list[str]] = {}
+        for doc_id, st in states.items():
+            by_source.setdefault(st.source, []).append(doc_id)
         for f in files:
+            stamp = self._stamp(f)
+            held = by_source.get(unicode_safe(str(f.path)), [])
+            if stamp and held and all(states[d].file_stamp == stamp and states[d].is_whole for d in held):
+                # Same size, mtime and read settings as when stored: not read again (the content hash
+                # decides whenever it is read).
+                seen.update(dict.fromkeys(held, str(f.path)))
+                report.unchanged += len(held)
+                if on_file:
+                    on_file(1)
+                continue
             for item in self._load(f, report, failed_sources):
                 if isinstance(item, RecordFailure):
                     report.failed.append({"path": item.where, "error": item.error})
@@ -213,16 +227,31 @@ class Ingestor:
                     continue
                 seen[doc.doc_id] = str(f.path)
                 if st is not None and st.is_complete(h):
-                    if st.acl != doc.acl:  # who may see it changed, not what it says: payload only
-                        self.store.set_acl(doc.doc_id, doc.acl)
+                    # Unchanged text: who may see it, or the file's stamp, may still have changed (payload only).
+                    changes: dict[str, Any] = {FILE_STAMP: stamp} if st.file_stamp != stamp else {}
+                    if st.acl != doc.acl:
+                        changes[ACL] = list(doc.acl) or None
+                    if changes:
+                        self.store.update_payload(doc.doc_id, changes)
+                    if ACL in changes:
                         report.updated += 1
                     else:
                         report.unchanged += 1
                     continue
                 chunks = self.chunker.chunk(doc)
-                yield _Pending(doc, h, chunks, existed=st is not None)
+                yield _Pending(doc, h, chunks, existed=st is not None, file_stamp=stamp)
             if on_file:
                 on_file(1)
+
+    def _stamp(self, f: SourceFile) -> str:
+        """The file's size and mtime with what else decides how it reads (its sidecar ACL, the chunking and
+        embedding settings): while it is the same, the file's documents are the same."""
+        try:
+            st = f.path.stat()
+        except OSError:
+            return ""
+        key = [st.st_size, st.st_mtime_ns, list(f.acl), self._fingerprint]
+        return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
 
     def _load(self, f: SourceFile, report: IngestReport, failed_sources: set[str]) -> list[Document | RecordFailure]:
         # The file's doc id counts as seen even when it fails, so --prune never deletes what is still there.
@@ -292,6 +321,7 @@ class Ingestor:
             content_hash=p.content_hash,
             metadata={**p.doc.metadata, **chunk.metadata},
             acl=p.doc.acl,
+            file_stamp=p.file_stamp,
         )
 
 

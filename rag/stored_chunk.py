@@ -18,13 +18,16 @@ FORMAT = "format"
 CONTENT_HASH = "content_hash"
 METADATA = "metadata"  # record fields, page, heading path: filters address them as ``metadata.<key>``
 ACL = "acl"  # who may see the document (groups or key names); absent: everyone
+FILE_STAMP = "file_stamp"  # the source file's size, mtime and read settings: unchanged files are not re-read
 
 # Fields of the chunk itself; any other filter key is a metadata key.
-CORE_FIELDS = frozenset({DOC_ID, CHUNK_INDEX, CHUNK_COUNT, TEXT, TITLE, SOURCE, ROOT, FORMAT, CONTENT_HASH, ACL})
+CORE_FIELDS = frozenset(
+    {DOC_ID, CHUNK_INDEX, CHUNK_COUNT, TEXT, TITLE, SOURCE, ROOT, FORMAT, CONTENT_HASH, ACL, FILE_STAMP}
+)
 # Fields with a keyword index in every collection.
 INDEXED_KEYWORDS = (DOC_ID, SOURCE, ROOT, CONTENT_HASH, ACL)
 # Fields the ingest pipeline reads back to decide what changed.
-STATE_FIELDS = [DOC_ID, CONTENT_HASH, CHUNK_COUNT, ROOT, SOURCE, ACL]
+STATE_FIELDS = [DOC_ID, CONTENT_HASH, CHUNK_COUNT, ROOT, SOURCE, ACL, FILE_STAMP]
 
 
 def chunk_payload(
@@ -40,9 +43,10 @@ def chunk_payload(
     content_hash: str,
     metadata: dict[str, Any],
     acl: tuple[str, ...] = (),
+    file_stamp: str = "",
 ) -> dict[str, Any]:
     """The payload of one chunk's point; ``acl`` only when the document has one (no field: public)."""
-    return ({ACL: list(acl)} if acl else {}) | {
+    return ({ACL: list(acl)} if acl else {}) | ({FILE_STAMP: file_stamp} if file_stamp else {}) | {
         DOC_ID: doc_id,
         CHUNK_INDEX: chunk_index,
         CHUNK_COUNT: chunk_count,

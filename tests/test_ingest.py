@@ -212,3 +212,25 @@ def test_encoded_blobs_are_not_stored_as_text(tmp_path: Path, make_ingestor) -> 
     stored = ingestor.store.doc_chunks("mixed.md")[0].payload["text"]
     assert "Owls hunt at night." in stored and "They eat voles." in stored and blob[:300] not in stored
     assert "猫头鹰在夜间捕猎。" in " ".join(h.payload["text"] for h in ingestor.store.doc_chunks("mixed.md"))
+
+
+def test_unchanged_files_are_not_read_again(tmp_path: Path, make_ingestor) -> None:
+    docs = make_folder(tmp_path)
+    ingestor = make_ingestor()
+    assert ingestor.run([docs]).added == 6
+    # Same size and mtime, different bytes: a file that is not re-read keeps its stored text.
+    a = docs / "a.txt"
+    stat = a.stat()
+    a.write_text("X" * len(a.read_text()))
+    os.utime(a, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    report = ingestor.run([docs], prune=True)
+    assert (report.unchanged, report.updated, report.deleted) == (6, 0, 0)
+    assert ingestor.store.doc_chunks("a.txt")[0].payload["text"].endswith("lava from the mantle.")
+    # A touch alone re-reads it, finds the same text, and records the new stamp only.
+    a.write_text("Volcanoes erupt molten rock called lava from the mantle.")
+    assert ingestor.run([docs]).unchanged == 6
+    states_before = ingestor.store.doc_states()["a.txt"].file_stamp
+    os.utime(a, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    report = ingestor.run([docs])
+    assert (report.unchanged, report.chunks) == (6, 0)
+    assert ingestor.store.doc_states()["a.txt"].file_stamp != states_before

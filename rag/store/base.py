@@ -11,7 +11,7 @@ import numpy as np
 
 from rag.errors import ModelMismatchError
 from rag.sparse import Sparse
-from rag.stored_chunk import ACL, CHUNK_COUNT, CONTENT_HASH, DOC_ID, ROOT, SOURCE
+from rag.stored_chunk import ACL, CHUNK_COUNT, CONTENT_HASH, DOC_ID, FILE_STAMP, ROOT, SOURCE
 
 Mode = Literal["dense", "sparse", "hybrid"]
 FusionName = Literal["rrf", "dbsf"]
@@ -89,8 +89,16 @@ class DocState:
     root: str
     source: str
     acl: tuple[str, ...] = ()
+    file_stamp: str = ""  # the source file's size, mtime and read settings when it was stored
     points_by_hash: Counter[str] = field(default_factory=Counter)
     expected_by_hash: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def is_whole(self) -> bool:
+        """One version stored, none of its chunks missing."""
+        return len(self.points_by_hash) == 1 and all(
+            n == self.expected_by_hash.get(h) for h, n in self.points_by_hash.items()
+        )
 
     def is_complete(self, content_hash: str) -> bool:
         """True when exactly one version is stored, it is ``content_hash``, and none of its chunks is missing."""
@@ -124,7 +132,7 @@ class Store(Protocol):
     def upsert(self, points: list[ChunkPoint]) -> None: ...
     def delete_stale(self, doc_id: str, keep_hash: str) -> None: ...
     def delete_docs(self, doc_ids: list[str]) -> None: ...
-    def set_acl(self, doc_id: str, acl: tuple[str, ...]) -> None: ...
+    def update_payload(self, doc_id: str, values: dict[str, Any]) -> None: ...
     def doc_states(self) -> dict[str, DocState]: ...
     def doc_chunks(self, doc_id: str, conditions: tuple[Condition, ...] = (), limit: int = 1000) -> list[Hit]: ...
     def delete_debris(self) -> int: ...
@@ -142,8 +150,12 @@ def accumulate_states(records: Iterable[dict[str, Any]], states: dict[str, DocSt
         doc_id = payload[DOC_ID]
         st = states.get(doc_id)
         if st is None:
-            acl = tuple(payload.get(ACL) or ())
-            st = states[doc_id] = DocState(root=payload.get(ROOT, ""), source=payload.get(SOURCE, ""), acl=acl)
+            st = states[doc_id] = DocState(
+                root=payload.get(ROOT, ""),
+                source=payload.get(SOURCE, ""),
+                acl=tuple(payload.get(ACL) or ()),
+                file_stamp=payload.get(FILE_STAMP, ""),
+            )
         h = payload[CONTENT_HASH]
         st.points_by_hash[h] += 1
         st.expected_by_hash[h] = int(payload.get(CHUNK_COUNT, 0))

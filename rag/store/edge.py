@@ -56,7 +56,7 @@ from rag.store.base import (
     accumulate_states,
     check_meta,
 )
-from rag.stored_chunk import ACL, CHUNK_INDEX, CONTENT_HASH, DOC_ID, INDEXED_KEYWORDS, STATE_FIELDS
+from rag.stored_chunk import CHUNK_INDEX, CONTENT_HASH, DOC_ID, INDEXED_KEYWORDS, STATE_FIELDS
 
 _SCHEMA = {
     "keyword": PayloadSchemaType.Keyword,
@@ -247,16 +247,16 @@ class EdgeStore:
             shard.update(UpdateOperation.delete_points_by_filter(flt))
         self._dirty = True
 
-    def set_acl(self, doc_id: str, acl: tuple[str, ...]) -> None:
-        """Change who may see a document, its vectors untouched (an empty ``acl``: everyone)."""
+    def update_payload(self, doc_id: str, values: dict[str, Any]) -> None:
+        """Set (or, for None, remove) payload fields on every chunk of a document, its vectors untouched."""
         flt = Filter(must=[FieldCondition(key=DOC_ID, match=MatchValue(value=doc_id))])
-        op = (
-            UpdateOperation.set_payload_by_filter(flt, {ACL: list(acl)})
-            if acl
-            else UpdateOperation.delete_payload_by_filter(flt, [ACL])
-        )
+        kept = {k: v for k, v in values.items() if v is not None}
+        dropped = [k for k, v in values.items() if v is None]
         with self._using(required=True) as shard:
-            shard.update(op)
+            if kept:
+                shard.update(UpdateOperation.set_payload_by_filter(flt, kept))
+            if dropped:
+                shard.update(UpdateOperation.delete_payload_by_filter(flt, dropped))
         self._dirty = True
 
     def delete_debris(self) -> int:

@@ -22,7 +22,7 @@ from rag.store.base import (
     accumulate_states,
     check_meta,
 )
-from rag.stored_chunk import ACL, CHUNK_INDEX, CONTENT_HASH, DOC_ID, INDEXED_KEYWORDS, STATE_FIELDS
+from rag.stored_chunk import CHUNK_INDEX, CONTENT_HASH, DOC_ID, INDEXED_KEYWORDS, STATE_FIELDS
 
 _SCROLL_PAGE = 2048
 
@@ -129,13 +129,15 @@ class ServerStore:
         flt = models.Filter(must=[models.FieldCondition(key=DOC_ID, match=models.MatchAny(any=list(doc_ids)))])
         self.client.delete(self.name, models.FilterSelector(filter=flt), wait=True)
 
-    def set_acl(self, doc_id: str, acl: tuple[str, ...]) -> None:
-        """Change who may see a document, its vectors untouched (an empty ``acl``: everyone)."""
+    def update_payload(self, doc_id: str, values: dict[str, Any]) -> None:
+        """Set (or, for None, remove) payload fields on every chunk of a document, its vectors untouched."""
         flt = models.Filter(must=[models.FieldCondition(key=DOC_ID, match=models.MatchValue(value=doc_id))])
-        if acl:
-            self.client.set_payload(self.name, {ACL: list(acl)}, points=models.FilterSelector(filter=flt), wait=True)
-        else:
-            self.client.delete_payload(self.name, [ACL], points=models.FilterSelector(filter=flt), wait=True)
+        kept = {k: v for k, v in values.items() if v is not None}
+        dropped = [k for k, v in values.items() if v is None]
+        if kept:
+            self.client.set_payload(self.name, kept, points=models.FilterSelector(filter=flt), wait=True)
+        if dropped:
+            self.client.delete_payload(self.name, dropped, points=models.FilterSelector(filter=flt), wait=True)
 
     def delete_debris(self) -> int:
         """Delete points missing ``doc_id`` or ``content_hash``; returns how many."""
