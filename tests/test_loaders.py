@@ -266,3 +266,30 @@ def test_docx_tables_headers_and_footers_are_kept(tmp_path: Path) -> None:
     (tmp_path / "cut.docx").write_bytes((tmp_path / "menu.docx").read_bytes()[:3000])
     with pytest.raises(LoaderError, match="corrupt or unreadable DOCX"):
         load(tmp_path / "cut.docx", "cut.docx")
+
+
+NEWS_PAGE = """<html><head><title>Owls at night</title></head><body>
+<header class="site-header"><a href="/">Home</a> <a href="/news">News</a> <a href="/sport">Sport</a></header>
+<nav><ul><li>World</li><li>Business</li><li>Tech</li></ul></nav>
+<div id="cookie-banner">We use cookies to improve your experience. Accept all cookies?</div>
+<main><article><header><h1>Owls hunt at night</h1><p class="byline">By A. Writer</p></header>
+<p>Owls are nocturnal birds of prey. They hunt small mammals such as voles and mice, using hearing so precise
+that they can catch prey under snow. Their feathers are shaped to make flight almost silent.</p>
+<p>Most owls rest during the day in tree hollows or dense foliage.</p>
+<div class="related-stories"><h3>Related</h3><a>Ten facts about bats</a><a>Why cats purr</a></div>
+</article></main>
+<aside class="sidebar">Most read: 1. Stocks fall 2. Weather warning</aside>
+<footer class="site-footer">(c) 2026 News Corp. Terms. Privacy. Contact us.</footer>
+</body></html>"""
+
+
+def test_html_keeps_the_article_and_drops_page_furniture(tmp_path: Path) -> None:
+    p = tmp_path / "news.html"
+    p.write_text(NEWS_PAGE)
+    text = load(p, "news.html")[0].sections[0].text
+    assert text.startswith("Owls hunt at night\nBy A. Writer") and "almost silent" in text and "foliage" in text
+    for furniture in ("Sport", "Business", "cookies", "bats", "Stocks fall", "News Corp"):
+        assert furniture not in text, furniture
+    # A page without <article> or <main> keeps its body, minus the furniture.
+    p.write_text("<body><nav>Menu</nav><p>Plain page text.</p><footer>Footer</footer></body>")
+    assert load(p, "plain.html")[0].sections[0].text == "Plain page text."

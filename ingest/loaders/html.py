@@ -1,4 +1,5 @@
-"""HTML: the visible text only, and the page title."""
+"""HTML: the article's visible text (page furniture such as navigation, footers, cookie notices and related-story
+lists removed), and the page title."""
 
 from __future__ import annotations
 
@@ -6,12 +7,23 @@ import re
 from pathlib import Path
 
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
+from selectolax.lexbor import LexborNode as Node
 
 from ingest.document import Document, Section
 from ingest.loaders.text import encoding_note, read_bytes, read_text
 from rag.errors import LoaderError
 
 _INVISIBLE = ["script", "style", "noscript", "template", "head", "svg", "iframe"]
+# Page furniture around the article: navigation, site headers and footers, sidebars, forms, cookie notices,
+# related-story and share blocks.
+_FURNITURE = ["nav", "header", "footer", "aside", "form", "dialog", "button"]
+_FURNITURE_ROLES = ["navigation", "banner", "contentinfo", "complementary", "search", "dialog"]
+_FURNITURE_NAMES = re.compile(
+    r"(^|[-_ ])(nav|navbar|menu|breadcrumbs?|sidebar|footer|header|cookies?|consent|banner|related|share|"
+    r"social|subscribe|newsletter|comments?|promo|advert|ads?|popup|modal)([-_ ]|$)",
+    re.IGNORECASE,
+)
+_MIN_ARTICLE_CHARS = 200
 
 
 # <meta charset="x"> or <meta http-equiv="Content-Type" content="text/html; charset=x">, in the first 4 KB
@@ -30,15 +42,44 @@ def _title(tree: HTMLParser) -> str:
     return h1.text(strip=True) if h1 else ""
 
 
+def _visible_text(node: Node | None) -> str:
+    text = node.text(separator="\n") if node else ""
+    return re.sub(r"\n\s*\n+", "\n\n", re.sub(r"[ \t]+", " ", text)).strip()
+
+
+def _inside_article(node: Node) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.tag in ("article", "main"):
+            return True
+        parent = parent.parent
+    return False
+
+
+def _main_content(tree: HTMLParser) -> Node | None:
+    """The page's article: page furniture removed, then its <article> or <main> (or role=main) when that
+    holds a real text, else the whole body."""
+    for node in tree.css(", ".join(_FURNITURE + [f'[role="{r}"]' for r in _FURNITURE_ROLES])):
+        if not (node.tag in ("header", "footer") and _inside_article(node)):  # an article's own byline stays
+            node.decompose()
+    for node in tree.css("[class], [id]"):
+        names = f"{node.attributes.get('class') or ''} {node.attributes.get('id') or ''}"
+        if _FURNITURE_NAMES.search(names) and node.tag not in ("body", "html", "main", "article"):
+            node.decompose()
+    for selector in ("article", "main", '[role="main"]'):
+        found = [n for n in tree.css(selector) if len(_visible_text(n)) >= _MIN_ARTICLE_CHARS]
+        if found:
+            return max(found, key=lambda n: len(_visible_text(n)))
+    return tree.body or tree.root
+
+
 def load_html(path: Path, doc_id: str) -> list[Document]:
     declared = _CHARSET.search(read_bytes(path)[:4096])
     text, encoding = read_text(path, declared.group(1).decode("ascii") if declared else None)
     tree = HTMLParser(text)
     title = _title(tree)
     tree.strip_tags(_INVISIBLE)
-    root = tree.body or tree.root
-    text = root.text(separator="\n") if root else ""
-    text = re.sub(r"\n\s*\n+", "\n\n", re.sub(r"[ \t]+", " ", text)).strip()
+    text = _visible_text(_main_content(tree))
     if not text:
         raise LoaderError("no visible text in HTML")
     return [
