@@ -293,3 +293,22 @@ def test_html_keeps_the_article_and_drops_page_furniture(tmp_path: Path) -> None
     # A page without <article> or <main> keeps its body, minus the furniture.
     p.write_text("<body><nav>Menu</nav><p>Plain page text.</p><footer>Footer</footer></body>")
     assert load(p, "plain.html")[0].sections[0].text == "Plain page text."
+
+
+def test_markdown_front_matter_raw_html_and_anchors(tmp_path: Path) -> None:
+    p = tmp_path / "guide.md"
+    p.write_text(
+        "---\ntitle: Brewing guide\nauthor: Ana\ndate: 2024-05-01\ntags: [coffee, espresso]\nacl: [baristas]\n---\n"
+        "<style>body { color: red }</style>\n\n"
+        "## Grind { #grind }\nUse a fine grind.\n\n<div class=\"note\">\n</div>\n\n## Shot\nPull for 25 seconds.\n"
+    )
+    [doc] = load(p, "guide.md")
+    assert doc.title == "Brewing guide" and doc.acl == ("baristas",)
+    assert doc.metadata == {"author": "Ana", "date": "2024-05-01", "tags": ["coffee", "espresso"]}
+    text = "\n".join(s.text for s in doc.sections)
+    assert "---" not in text and "color: red" not in text and "#grind" not in text and "<div" not in text
+    assert doc.sections[0].metadata == {"headings": ["Grind"]} and doc.sections[0].text == "## Grind\nUse a fine grind."
+    bomb = tmp_path / "bomb.md"  # anchors and aliases are not expanded
+    bomb.write_text('---\na: &a ["x","x"]\nb: &b [*a,*a]\nc: [*b,*b]\n---\n# Body\nText.\n')
+    [doc] = load(bomb, "bomb.md")
+    assert doc.metadata == {} and doc.sections[0].text == "# Body\nText."
