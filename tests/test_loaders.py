@@ -300,7 +300,7 @@ def test_markdown_front_matter_raw_html_and_anchors(tmp_path: Path) -> None:
     p.write_text(
         "---\ntitle: Brewing guide\nauthor: Ana\ndate: 2024-05-01\ntags: [coffee, espresso]\nacl: [baristas]\n---\n"
         "<style>body { color: red }</style>\n\n"
-        "## Grind { #grind }\nUse a fine grind.\n\n<div class=\"note\">\n</div>\n\n## Shot\nPull for 25 seconds.\n"
+        '## Grind { #grind }\nUse a fine grind.\n\n<div class="note">\n</div>\n\n## Shot\nPull for 25 seconds.\n'
     )
     [doc] = load(p, "guide.md")
     assert doc.title == "Brewing guide" and doc.acl == ("baristas",)
@@ -312,3 +312,49 @@ def test_markdown_front_matter_raw_html_and_anchors(tmp_path: Path) -> None:
     bomb.write_text('---\na: &a ["x","x"]\nb: &b [*a,*a]\nc: [*b,*b]\n---\n# Body\nText.\n')
     [doc] = load(bomb, "bomb.md")
     assert doc.metadata == {} and doc.sections[0].text == "# Body\nText."
+
+
+def test_spreadsheets_and_delimited_text(tmp_path: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = "Prices"
+    book.active.append(["Drink", "Price"])
+    book.active.append(["Espresso", 2.1])
+    book.active.append(["Total", "=SUM(B2:B2)"])
+    stock = book.create_sheet("Stock")
+    stock.append(["Bean", "Kilos"])
+    stock.append(["Arabica", 12])
+    book.save(tmp_path / "shop.xlsx")
+    [doc] = load(tmp_path / "shop.xlsx", "shop.xlsx")
+    assert [s.metadata["sheet"] for s in doc.sections] == ["Prices", "Stock"]
+    assert doc.sections[0].text.startswith("| Drink | Price |\n| --- | --- |\n| Espresso | 2.1 |")
+    assert "| Arabica | 12 |" in doc.sections[1].text
+
+    (tmp_path / "beans.csv").write_text("bean;origin\nArabica;Ethiopia\nRobusta;Vietnam\n")
+    assert "| Robusta | Vietnam |" in load(tmp_path / "beans.csv", "beans.csv")[0].sections[0].text
+    (tmp_path / "beans.tsv").write_text("bean\torigin\nLiberica\tPhilippines\n")
+    assert "| Liberica | Philippines |" in load(tmp_path / "beans.tsv", "beans.tsv")[0].sections[0].text
+
+
+def test_slides_with_tables_and_notes(tmp_path: Path) -> None:
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    deck = Presentation()
+    first = deck.slides.add_slide(deck.slide_layouts[1])
+    first.shapes.title.text = "Quarterly review"
+    first.placeholders[1].text = "Sales grew in every region."
+    first.notes_slide.notes_text_frame.text = "Mention the new café."
+    second = deck.slides.add_slide(deck.slide_layouts[5])
+    second.shapes.title.text = "Numbers"
+    table = second.shapes.add_table(2, 2, Inches(1), Inches(2), Inches(4), Inches(1)).table
+    for (r, c), value in {(0, 0): "Region", (0, 1): "Sales", (1, 0): "North", (1, 1): "120"}.items():
+        table.cell(r, c).text = value
+    deck.save(tmp_path / "review.pptx")
+    [doc] = load(tmp_path / "review.pptx", "review.pptx")
+    assert doc.title == "Quarterly review" and [s.metadata for s in doc.sections] == [{"slide": 1}, {"slide": 2}]
+    assert (
+        "Sales grew in every region." in doc.sections[0].text and "Notes: Mention the new café." in doc.sections[0].text
+    )
+    assert "| North | 120 |" in doc.sections[1].text

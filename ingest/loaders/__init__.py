@@ -15,6 +15,8 @@ from ingest.loaders.markdown import load_markdown
 from ingest.loaders.ocr import OcrOptions
 from ingest.loaders.pdf import load_pdf
 from ingest.loaders.records import load_json, load_jsonl
+from ingest.loaders.slides import load_pptx
+from ingest.loaders.spreadsheet import load_delimited, load_xlsx
 from ingest.loaders.text import load_text
 
 Loaded = list[Document | RecordFailure]
@@ -30,9 +32,13 @@ LOADERS: dict[str, Loader] = {
     ".json": load_json,
     ".jsonl": load_jsonl,
     ".ndjson": load_jsonl,
+    ".xlsx": load_xlsx,
+    ".csv": load_delimited,
+    ".tsv": load_delimited,
+    ".pptx": load_pptx,
 }
 
-ARCHIVES = {".docx"}  # zip-based: checked by archive_guard before their parser opens them
+ARCHIVES = {".docx", ".xlsx", ".pptx"}  # zip-based: checked by archive_guard before their parser opens them
 
 
 # Formats whose pages may need OCR.

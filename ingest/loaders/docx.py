@@ -11,10 +11,9 @@ from docx.opc.exceptions import PackageNotFoundError
 from docx.table import Table
 
 from ingest.document import Document, Section
+from ingest.loaders.tables import markdown_rows
 from ingest.loaders.text import read_bytes
 from rag.errors import LoaderError
-
-_TABLE_GROUP_CHARS = 800  # about 200 word pieces: a group of rows and its header fit one chunk
 
 
 def _heading_level(style_name: str) -> int | None:
@@ -24,25 +23,6 @@ def _heading_level(style_name: str) -> int | None:
         digits = style_name.removeprefix("Heading").strip()
         return int(digits) if digits.isdigit() else 1
     return None
-
-
-def markdown_rows(rows: list[list[str]], max_chars: int = _TABLE_GROUP_CHARS) -> list[str]:
-    """A table as Markdown, in groups of rows of about ``max_chars``, each group under the header row again, so
-    a table that spans chunks keeps its column names in each."""
-    clean = [[" ".join(c.split()).replace("|", "\\|") for c in row] for row in rows if any(c.strip() for c in row)]
-    if not clean:
-        return []
-    width = max(len(r) for r in clean)
-    lines = ["| " + " | ".join(r + [""] * (width - len(r))) + " |" for r in clean]
-    header = [lines[0], "|" + " --- |" * width]
-    groups, current = [], []
-    for line in lines[1:]:
-        if current and sum(map(len, current)) + len(line) > max_chars:
-            groups.append(current)
-            current = []
-        current.append(line)
-    groups.append(current)
-    return ["\n".join(header + g) for g in groups]
 
 
 def _cells(table: Table) -> list[list[str]]:
