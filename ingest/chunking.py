@@ -7,7 +7,7 @@ BERT-style tokenizers (the default) their sum is exactly the chunk's length, so 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,7 @@ _WORD = re.compile(r"\S+")
 _SENTENCE_END = re.compile(r"[.!?][\"')\]]*$")
 # A chunk may end early, at a sentence end, if that keeps at least this share of the budget.
 _SENTENCE_SLACK = 0.7
+_SEGMENT_CHARS = 100_000  # text tokenised at a time (a 50 MB file at once took 10 GB)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,20 @@ class Chunk:
     text: str  # the passage as stored and shown
     embed_text: str  # what the embedders read: title, then the passage
     metadata: dict[str, Any]
+
+
+def segments(text: str, size: int = _SEGMENT_CHARS) -> Iterator[str]:
+    """``text`` in pieces of at most about ``size`` characters, cut at a paragraph break (else a line break, else
+    a space) — so a huge file is tokenised a piece at a time, in bounded memory."""
+    start = 0
+    while len(text) - start > size:
+        window = text[start : start + size]
+        cut = max(window.rfind("\n\n"), window.rfind("\n") if "\n\n" not in window else -1)
+        cut = cut if cut > size // 2 else window.rfind(" ")
+        cut = cut if cut > 0 else size
+        yield text[start : start + cut]
+        start += cut
+    yield text[start:]
 
 
 class Chunker:
@@ -55,7 +70,8 @@ class Chunker:
         budget = self.window - used - (1 if title else 0)
         chunks: list[Chunk] = []
         for section in doc.sections:
-            for piece in self._split(section.text, budget):
+            pieces = (piece for segment in segments(section.text) for piece in self._split(segment, budget))
+            for piece in pieces:
                 embed_text = f"{title}\n{piece}" if title else piece
                 chunks.append(Chunk(piece, embed_text, section.metadata))
         return chunks

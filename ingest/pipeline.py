@@ -280,32 +280,34 @@ class Ingestor:
         return kept
 
     def _write(self, batch: list[_Pending], report: IngestReport) -> None:
+        """Embed and upsert the batch's chunks ``RAGLINE_INGEST_BATCH_CHUNKS`` at a time (a huge document too,
+        in bounded memory); each document's old chunks are deleted only after all its new ones are written."""
         if not batch:
             return
         self.ensure_collection()
-        texts = [c.embed_text for p in batch for c in p.chunks]
-        dense = self.embedder.encode(texts)
-        points: list[ChunkPoint] = []
-        row = 0
-        for p in batch:
-            for i, chunk in enumerate(p.chunks):
-                points.append(
+        todo = [(p, i, chunk) for p in batch for i, chunk in enumerate(p.chunks)]
+        step = self.settings.ingest_batch_chunks
+        for start in range(0, len(todo), step):
+            part = todo[start : start + step]
+            dense = self.embedder.encode([chunk.embed_text for _, _, chunk in part])
+            self.store.upsert(
+                [
                     ChunkPoint(
                         id=point_id(p.doc.doc_id, p.content_hash, i),
                         dense=dense[row],
                         sparse=self.sparse.document(chunk.embed_text),
                         payload=self._payload(p, i, chunk),
                     )
-                )
-                row += 1
-        self.store.upsert(points)
+                    for row, (p, i, chunk) in enumerate(part)
+                ]
+            )
         for p in batch:
             self.store.delete_stale(p.doc.doc_id, p.content_hash)
             if p.existed:
                 report.updated += 1
             else:
                 report.added += 1
-        report.chunks += len(points)
+        report.chunks += len(todo)
 
     @staticmethod
     def _payload(p: _Pending, index: int, chunk: Chunk) -> dict[str, Any]:

@@ -53,3 +53,12 @@ def test_sections_do_not_share_chunks(embedder: Embedder) -> None:
     doc = Document("d", "T", "pdf", [Section("page one", {"page": 1}), Section("page two", {"page": 2})])
     chunks = default_chunker(embedder).chunk(doc)
     assert [(c.text, c.metadata["page"]) for c in chunks] == [("page one", 1), ("page two", 2)]
+
+
+def test_huge_text_is_tokenised_in_bounded_segments() -> None:
+    from ingest.chunking import segments
+
+    text = "\n\n".join(f"Paragraph {n}. " + "lorem ipsum dolor " * 400 for n in range(60))  # ~440 KB
+    parts = list(segments(text, size=100_000))
+    assert "".join(parts) == text and len(parts) >= 5
+    assert all(len(p) <= 100_000 for p in parts) and all(p.startswith("\n\nParagraph") for p in parts[1:])
