@@ -9,6 +9,7 @@ A thin edge over the same query pipeline, stores and permissions as the HTTP API
 # No ``from __future__ import annotations``: the SDK reads the tools' signatures at run time, and their limits
 # (Field(max_length=settings...)) are closures of build_mcp.
 import json
+import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -24,6 +25,7 @@ from rag.filters import parse_filter
 from rag.store.base import visible_to
 from rag.stored_chunk import SearchResult
 
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 INSTRUCTIONS = (
     "ragline searches the user's document collections (hybrid keyword + semantic retrieval, LLM-reranked). "
     "Call `search` with a natural-language query to find passages; each result has a doc_id. Call `fetch` "
@@ -115,22 +117,28 @@ def build_mcp(
 
     @mcp.tool()
     def fetch(
-        doc_id: Annotated[str, Field(min_length=1, description="A doc_id from search results.")],
+        id: Annotated[str, Field(min_length=1, description="A doc_id, or a chunk_id, from search results.")],
         ctx: Context,
         collection: Annotated[str | None, Field(description="Collection; the default when omitted.")] = None,
     ) -> dict[str, Any]:
-        """Read one whole document by its doc_id: title, source, metadata and text (trimmed to fit)."""
+        """Read a whole document by its doc_id (title, source, metadata, text trimmed to fit), or one passage by
+        its chunk_id."""
         who = caller(ctx, "read", collection)
 
         def go() -> dict[str, Any]:
+            store = state_of().stores(collection)
             acl = () if who.identities is None else (visible_to(who.identities),)
-            chunks = state_of().stores(collection).doc_chunks(doc_id, acl)
+            chunks, chunk_id = store.doc_chunks(id, acl), None
+            if not chunks and _UUID.fullmatch(id) and (owner := store.doc_of_chunk(id)):
+                # The chunk's document, read under the caller's ACL like any other: then the one chunk.
+                chunks, chunk_id = [c for c in store.doc_chunks(owner, acl) if c.id == id], id
             if not chunks:
-                raise NotFoundError(f"no document {doc_id!r}")
+                raise NotFoundError(f"no document or chunk {id!r}")
             first = SearchResult.from_payload(chunks[0].id, 0.0, chunks[0].payload)
             text = "\n".join(c.payload.get("text", "") for c in chunks)
-            doc = {"doc_id": doc_id, "title": first.title, "source": first.source.rsplit("/", 1)[-1]}
-            doc |= {"metadata": first.metadata, "chunks": len(chunks), "text": text}
+            doc = {"doc_id": first.doc_id, "title": first.title, "source": first.source.rsplit("/", 1)[-1]}
+            doc |= {"chunk_id": chunk_id} if chunk_id else {"chunks": len(chunks)}
+            doc |= {"metadata": first.metadata, "text": text}
             return _trim([doc], "text", budget)[0]
 
         return run(go)

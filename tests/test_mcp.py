@@ -59,8 +59,10 @@ def test_tools_in_process(state: ServerState) -> None:
             assert results[0]["doc_id"] == "penguins" and results[0]["title"] == "Penguins"
             assert len(str(found.structured_content).encode()) < 1400  # trimmed to RAGLINE_MCP_MAX_BYTES
 
-            doc = (await client.call_tool("fetch", {"doc_id": "penguins"})).structured_content
+            doc = (await client.call_tool("fetch", {"id": "penguins"})).structured_content
             assert doc["title"] == "Penguins" and doc["text"].startswith("Penguins live") and doc["text"].endswith("…")
+            chunk = (await client.call_tool("fetch", {"id": results[0]["chunk_id"]})).structured_content
+            assert chunk["chunk_id"] == results[0]["chunk_id"] and chunk["doc_id"] == "penguins"
 
             answer = (await client.call_tool("answer", {"question": "where do penguins live"})).structured_content
             assert answer["status"] == "ok" and answer["citations"][0]["doc_id"] == "penguins"
@@ -74,7 +76,7 @@ def test_tools_in_process(state: ServerState) -> None:
                 ("search", {"query": "x", "top_k": 500}, "less than or equal to 50"),
                 ("search", {"query": "x", "filter": {"year": {"near": 1}}}, "unknown operator"),
                 ("search", {"query": "x", "collection": "../etc"}, "not a valid name"),
-                ("fetch", {"doc_id": "nope"}, "no document"),
+                ("fetch", {"id": "nope"}, "no document"),
             ]:
                 r = await client.call_tool(name, args)
                 assert r.is_error and says in r.content[0].text, (name, r.content[0].text)
@@ -122,18 +124,26 @@ def test_http_endpoint_behind_scoped_keys(tmp_path: Path, state: ServerState) ->
     settings = state.settings.model_copy(update={"api_keys_file": keys})
     web, thread, url = _serve(settings, state)
 
-    async def search_as(key: str | None) -> object:
+    async def call_as(key: str | None, tool: str, args: dict) -> object:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         async with (
             httpx2.AsyncClient(headers=headers, timeout=60) as http,
             Client(streamable_http_client(url, http_client=http)) as client,
         ):
-            return await client.call_tool("search", {"query": "night hunters", "rerank": False})
+            return await client.call_tool(tool, args)
+
+    def search_as(key: str | None) -> object:
+        return call_as(key, "search", {"query": "night hunters", "rerank": False})
 
     try:
         seen_a = asyncio.run(search_as("key-a")).structured_content["results"]
         seen_b = asyncio.run(search_as("key-b")).structured_content["results"]
         assert "owls" in {r["doc_id"] for r in seen_a} and "owls" not in {r["doc_id"] for r in seen_b}
+        owl_chunk = next(r["chunk_id"] for r in seen_a if r["doc_id"] == "owls")
+        for key, target in (("key-b", "owls"), ("key-b", owl_chunk)):  # not by doc id, not by chunk id
+            hidden = asyncio.run(call_as(key, "fetch", {"id": target}))
+            assert hidden.is_error and "no document or chunk" in hidden.content[0].text
+        assert asyncio.run(call_as("key-a", "fetch", {"id": owl_chunk})).structured_content["doc_id"] == "owls"
         refused = asyncio.run(search_as("key-w"))
         assert refused.is_error and "'read' scope" in refused.content[0].text
         with pytest.raises(Exception):  # noqa: B017 - the transport refuses a 401 in its own way

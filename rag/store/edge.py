@@ -305,6 +305,12 @@ class EdgeStore:
         hits = [Hit(id=str(r.id), score=0.0, payload=dict(r.payload or {})) for r in records]
         return sorted(hits, key=lambda h: int(h.payload.get(CHUNK_INDEX, 0)))
 
+    def doc_of_chunk(self, point_id: str) -> str | None:
+        """The document a chunk (point id) belongs to, if the chunk exists."""
+        with self._using() as shard:
+            records = shard.retrieve([point_id], with_payload=True, with_vector=False) if shard else []
+        return next((str(r.payload.get(DOC_ID)) for r in records if r.payload and r.payload.get(DOC_ID)), None)
+
     def count(self, conditions: tuple[Condition, ...] = ()) -> int:
         with self._using() as shard:
             return 0 if shard is None else shard.count(CountRequest(exact=True, filter=to_filter(conditions)))

@@ -177,6 +177,13 @@ class ServerStore:
         hits = [Hit(id=str(r.id), score=0.0, payload=dict(r.payload or {})) for r in records]
         return sorted(hits, key=lambda h: int(h.payload.get(CHUNK_INDEX, 0)))
 
+    def doc_of_chunk(self, point_id: str) -> str | None:
+        """The document a chunk (point id) belongs to, if the chunk exists."""
+        if not self._exists():
+            return None
+        records = self.client.retrieve(self.name, ids=[point_id], with_payload=[DOC_ID], with_vectors=False)
+        return next((str(r.payload.get(DOC_ID)) for r in records if r.payload and r.payload.get(DOC_ID)), None)
+
     def count(self, conditions: tuple[Condition, ...] = ()) -> int:
         if not self._exists():
             return 0
