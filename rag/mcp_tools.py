@@ -77,7 +77,7 @@ def build_mcp(
 
     def caller(ctx: Context, scope: Scope, collection: str | None) -> Principal:
         who = principal_of(ctx) or default
-        name = collection or settings.collection
+        name = settings.collection if collection is None else collection
         if not who.can(scope):
             raise ToolError(f"this key ({who.name}) lacks the {scope!r} scope")
         if not who.may_use(name):

@@ -87,7 +87,7 @@ class OpenStores:
     def __call__(self, collection: str | None, *, create: bool = False) -> Store:
         """The collection's store; ``create`` when the caller is about to write (it may make the collection).
         A name that holds no collection is not kept, so unknown names cannot pile up."""
-        name = collection or self.settings.collection
+        name = self.settings.collection if collection is None else collection
         if not _COLLECTION_NAME.match(name):
             raise UsageError(f"collection: {name!r} is not a valid name (letters, digits, '_' and '-', 1-64)")
         with self._lock:

@@ -144,6 +144,8 @@ def test_auth(client: TestClient) -> None:
         ({"query": "x", "filter": {"year": {"near": 3}}}, 400, "near"),
         ({"query": "x", "collection": "nope"}, 404, "nope"),
         ({"query": "x", "collection": "../etc"}, 400, "collection"),
+        ({"query": "x", "collection": ""}, 400, "collection"),  # not "the default": found by schemathesis
+        ({"query": "x", "group_by_doc": 0.0}, 422, "group_by_doc"),
         ({"query": "x", "fusion": "dbsf", "weights": [1, 2]}, 400, "weights"),
         # Each of these was a 500 (the engine or the tokenizer failed on it), never a 400 naming the problem.
         ({"query": "x", "filter": {"year": 9223372036854775808}}, 400, "64-bit"),

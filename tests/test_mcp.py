@@ -6,16 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
 import pytest
-import uvicorn
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
@@ -28,6 +24,7 @@ from rag.key_file import KeyEntry, key_hash, write_keys
 from rag.mcp_tools import build_mcp
 from tests.fakes.gemini import gemini_server
 from tests.fakes.judges import judge, keyword_grade
+from tests.live_server import live_server
 
 RECORDS = [
     {"_id": "penguins", "title": "Penguins", "text": "Penguins live in the southern hemisphere. " * 40},
@@ -99,18 +96,6 @@ def test_stdio_server(tmp_path: Path, state: ServerState) -> None:
     asyncio.run(go())
 
 
-def _serve(settings: Settings, server: ServerState) -> tuple[uvicorn.Server, threading.Thread, str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    web = uvicorn.Server(uvicorn.Config(create_app(settings, server), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=web.run, daemon=True)
-    thread.start()
-    while not web.started:
-        time.sleep(0.05)
-    return web, thread, f"http://127.0.0.1:{port}/mcp/"
-
-
 def test_http_endpoint_behind_scoped_keys(tmp_path: Path, state: ServerState) -> None:
     keys = tmp_path / "keys.toml"
     write_keys(
@@ -122,7 +107,6 @@ def test_http_endpoint_behind_scoped_keys(tmp_path: Path, state: ServerState) ->
         ],
     )
     settings = state.settings.model_copy(update={"api_keys_file": keys})
-    web, thread, url = _serve(settings, state)
 
     async def call_as(key: str | None, tool: str, args: dict) -> object:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -135,7 +119,8 @@ def test_http_endpoint_behind_scoped_keys(tmp_path: Path, state: ServerState) ->
     def search_as(key: str | None) -> object:
         return call_as(key, "search", {"query": "night hunters", "rerank": False})
 
-    try:
+    with live_server(create_app(settings, state)) as base:
+        url = f"{base}/mcp/"
         seen_a = asyncio.run(search_as("key-a")).structured_content["results"]
         seen_b = asyncio.run(search_as("key-b")).structured_content["results"]
         assert "owls" in {r["doc_id"] for r in seen_a} and "owls" not in {r["doc_id"] for r in seen_b}
@@ -149,6 +134,3 @@ def test_http_endpoint_behind_scoped_keys(tmp_path: Path, state: ServerState) ->
         with pytest.raises(Exception):  # noqa: B017 - the transport refuses a 401 in its own way
             asyncio.run(search_as(None))
         assert httpx2.post(url, json={}, timeout=10).status_code == 401
-    finally:
-        web.should_exit = True
-        thread.join()

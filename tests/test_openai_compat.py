@@ -4,15 +4,11 @@ real store and MiniLM, a fake Gemini behind it): text with [n] markers, citation
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import openai
 import pytest
-import uvicorn
 
 from rag.api.app import create_app
 from rag.api.deps import ServerState
@@ -21,6 +17,7 @@ from rag.embedding import Embedder
 from tests.fakes.gemini import gemini_server
 from tests.fakes.judges import judge, keyword_grade
 from tests.fakes.server import Behaviour, FakeServer
+from tests.live_server import live_server
 
 KEY = "chat-key"
 
@@ -38,20 +35,9 @@ def chat(tmp_path: Path, embedder: Embedder) -> Iterator[tuple[openai.OpenAI, Fa
             ],
             None,
         )
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        web = uvicorn.Server(uvicorn.Config(create_app(settings, server), port=port, log_level="warning"))
-        thread = threading.Thread(target=web.run, daemon=True)
-        thread.start()
-        while not web.started:
-            time.sleep(0.05)
-        try:
-            yield openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, max_retries=0), llm
-        finally:
-            web.should_exit = True
-            thread.join()
-            server.close()
+        with live_server(create_app(settings, server)) as base:
+            yield openai.OpenAI(base_url=f"{base}/v1", api_key=KEY, max_retries=0), llm
+        server.close()
 
 
 def test_models_are_the_collections(chat) -> None:

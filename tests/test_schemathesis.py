@@ -3,15 +3,11 @@ fake Gemini behind it): every operation, valid and invalid data, zero 5xx and ze
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
@@ -23,6 +19,7 @@ from rag.config import Settings
 from rag.embedding import Embedder
 from tests.fakes.gemini import gemini_server
 from tests.fakes.judges import judge, keyword_grade
+from tests.live_server import live_server
 from tests.test_ingest import make_folder
 
 pytestmark = pytest.mark.slow
@@ -40,17 +37,8 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> 
         state.ingest_uploads(
             [(p.name, p.read_bytes()) for p in sorted(docs.glob("[!.]*.*")) if p.suffix != ".xyz"], None
         )
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(create_app(s, state), host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
-        yield schemathesis.openapi.from_url(f"http://127.0.0.1:{port}/openapi.json")
-        server.should_exit = True
-        thread.join()
+        with live_server(create_app(s, state)) as base:
+            yield schemathesis.openapi.from_url(f"{base}/openapi.json")
         state.close()
     print("\nschemathesis calls by operation and status:", dict(sorted(CALLS.items())))
 

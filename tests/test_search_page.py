@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from rag.api.app import create_app
 from rag.api.deps import ServerState
@@ -21,6 +17,7 @@ from rag.config import Settings
 from rag.embedding import Embedder
 from tests.fakes.gemini import gemini_server
 from tests.fakes.judges import judge, keyword_grade
+from tests.live_server import live_server
 
 KEY = "page-key"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -44,20 +41,9 @@ def page_url(tmp_path: Path, embedder: Embedder) -> Iterator[str]:
             ],
             None,
         )
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        web = uvicorn.Server(uvicorn.Config(create_app(settings, server), port=port, log_level="warning"))
-        thread = threading.Thread(target=web.run, daemon=True)
-        thread.start()
-        while not web.started:
-            time.sleep(0.05)
-        try:
-            yield f"http://127.0.0.1:{port}/"
-        finally:
-            web.should_exit = True
-            thread.join()
-            server.close()
+        with live_server(create_app(settings, server)) as base:
+            yield f"{base}/"
+        server.close()
 
 
 @pytest.fixture

@@ -15,11 +15,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from rag.access import Principal
 from rag.api.deps import ServerState, server_state
 from rag.api.permissions import allowed, caller
+from rag.api.schemas import ERROR_RESPONSES
 from rag.errors import UsageError
 from rag.query_pipeline import Event
 
@@ -45,7 +46,7 @@ class ChatRequest(BaseModel):
 
     model: str = Field(DEFAULT_MODEL, description=f"A collection name, or {DEFAULT_MODEL!r} for the default one.")
     messages: list[ChatMessage] = Field(min_length=1, max_length=200)
-    stream: bool = False
+    stream: StrictBool = False
 
 
 def _conversation(body: ChatRequest, limit: int) -> tuple[str, str]:
@@ -101,7 +102,11 @@ def _answer_events(request: Request, state: ServerState, body: ChatRequest) -> I
     return state.pipeline.answer(query, opts, _collection(body), conversation=question)
 
 
-@router.post("/chat/completions", summary="OpenAI-compatible chat: a cited answer from the collection `model`.")
+@router.post(
+    "/chat/completions",
+    summary="OpenAI-compatible chat: a cited answer from the collection `model`.",
+    responses=ERROR_RESPONSES,
+)
 def chat_completions(body: ChatRequest, request: Request, state: State):
     events = _answer_events(request, state, body)
     next(events)  # the passages; retrieval errors (404, 400, 503) surface here, before any byte is sent
@@ -139,7 +144,11 @@ def chat_completions(body: ChatRequest, request: Request, state: State):
     return StreamingResponse(chunks(), media_type="text/event-stream", headers=headers)
 
 
-@router.get("/models", summary="OpenAI-compatible model list: the collections this key may use, and `ragline`.")
+@router.get(
+    "/models",
+    summary="OpenAI-compatible model list: the collections this key may use, and `ragline`.",
+    responses=ERROR_RESPONSES,
+)
 def models(request: Request, state: State) -> dict[str, Any]:
     who = caller(request)
     names = [c["name"] for c in state.collections() if who.can("admin") or who.may_use(c["name"])]

@@ -31,7 +31,7 @@ def with_scope(request: Request, scope: Scope) -> Principal:
 def allowed(request: Request, scope: Scope, collection: str | None) -> Principal:
     """The caller, if it holds ``scope`` on ``collection`` (the default collection when None)."""
     principal = with_scope(request, scope)
-    name = collection or request.app.state.settings.collection
+    name = request.app.state.settings.collection if collection is None else collection
     if not principal.may_use(name):
         log.warning("refused %s for key %r: collection %r not allowed", request.url.path, principal.name, name)
         raise NotFoundError(f"collection {name!r} does not exist; ingest documents into it first")

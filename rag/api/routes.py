@@ -16,12 +16,12 @@ from rag.access import Principal, parse_acl
 from rag.api.deps import ServerState, server_state
 from rag.api.permissions import allowed, caller, with_scope
 from rag.api.schemas import (
+    ERROR_RESPONSES,
     AnswerRequest,
     AnswerResponse,
     BatchSearchRequest,
     BatchSearchResponse,
     CollectionsResponse,
-    ErrorResponse,
     IngestResponse,
     RecordsRequest,
     RerankInfo,
@@ -46,7 +46,7 @@ class _AnyText(PathConvertor):
 
 register_url_convertor("anytext", _AnyText())
 router = APIRouter()
-_ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 413, 429, 503, 507)}
+
 State = Annotated[ServerState, Depends(server_state)]
 _NAME = {"pattern": COLLECTION_NAME_PATTERN}  # stated here, checked (400) before any path is built
 
@@ -85,7 +85,7 @@ def _check_query(request: Request, query: str, loc: list[str | int]) -> None:
         raise _invalid(loc, f"longer than {limit} characters")
 
 
-@router.post("/search", response_model=SearchResponse, responses=_ERRORS, tags=["search"])
+@router.post("/search", response_model=SearchResponse, responses=ERROR_RESPONSES, tags=["search"])
 def search(body: SearchRequest, request: Request, state: State) -> SearchResponse:
     """Hybrid (or dense/sparse) retrieval with metadata filters, reranked by the LLM when configured."""
     who = allowed(request, "read", body.collection)
@@ -95,7 +95,7 @@ def search(body: SearchRequest, request: Request, state: State) -> SearchRespons
     return _response(reply)
 
 
-@router.post("/search/batch", response_model=BatchSearchResponse, responses=_ERRORS, tags=["search"])
+@router.post("/search/batch", response_model=BatchSearchResponse, responses=ERROR_RESPONSES, tags=["search"])
 def search_batch(body: BatchSearchRequest, request: Request, state: State) -> BatchSearchResponse:
     """Many queries in one call: embedded in one batch, reranked concurrently (RAGLINE_LLM_MAX_CONCURRENCY)."""
     who = allowed(request, "read", body.collection)
@@ -112,7 +112,7 @@ def search_batch(body: BatchSearchRequest, request: Request, state: State) -> Ba
     return BatchSearchResponse(responses=[_response(r) for r in replies], usage=Usage(**total.as_dict()))
 
 
-@router.post("/documents", response_model=IngestResponse, responses=_ERRORS, tags=["documents"])
+@router.post("/documents", response_model=IngestResponse, responses=ERROR_RESPONSES, tags=["documents"])
 async def upload_documents(
     request: Request,
     state: State,
@@ -123,6 +123,7 @@ async def upload_documents(
     ] = None,
 ) -> IngestResponse:
     """Upload files through the same ingest pipeline as the `ingest` command (RAGLINE_MAX_UPLOAD_BYTES in all)."""
+    collection = collection or None  # an empty form field: not given
     who = allowed(request, "write", collection)
     try:
         labels = parse_acl(acl) if acl else ()
@@ -133,7 +134,7 @@ async def upload_documents(
     return IngestResponse(**report.as_dict())
 
 
-@router.post("/documents/records", response_model=IngestResponse, responses=_ERRORS, tags=["documents"])
+@router.post("/documents/records", response_model=IngestResponse, responses=ERROR_RESPONSES, tags=["documents"])
 def upload_records(body: RecordsRequest, request: Request, state: State) -> IngestResponse:
     """Ingest JSON records (`_id`/`id`, `title`, `text`, `acl`, metadata)."""
     who = allowed(request, "write", body.collection)
@@ -141,7 +142,7 @@ def upload_records(body: RecordsRequest, request: Request, state: State) -> Inge
     return IngestResponse(**report.as_dict())
 
 
-@router.delete("/documents/{doc_id:anytext}", status_code=204, responses=_ERRORS, tags=["documents"])
+@router.delete("/documents/{doc_id:anytext}", status_code=204, responses=ERROR_RESPONSES, tags=["documents"])
 def delete_document(
     doc_id: str,
     request: Request,
@@ -153,7 +154,7 @@ def delete_document(
     state.delete_document(doc_id, collection, who.identities)
 
 
-@router.get("/collections", response_model=CollectionsResponse, responses=_ERRORS, tags=["collections"])
+@router.get("/collections", response_model=CollectionsResponse, responses=ERROR_RESPONSES, tags=["collections"])
 def collections(request: Request, state: State) -> CollectionsResponse:
     """Collections with their point counts and embedding model: all of them for an admin key, else those the
     key may use."""
@@ -170,7 +171,7 @@ def _sse(events: Iterator[Event]) -> Iterator[str]:
 @router.post(
     "/answer",
     response_model=AnswerResponse,
-    responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}}},
+    responses={**ERROR_RESPONSES, 200: {"content": {"text/event-stream": {}}}},
     tags=["answer"],
 )
 def answer(body: AnswerRequest, request: Request, state: State):
@@ -193,7 +194,7 @@ def answer(body: AnswerRequest, request: Request, state: State):
     return AnswerResponse(**done, results=first.data["results"])
 
 
-@router.get("/usage", response_model=UsageResponse, responses=_ERRORS, tags=["answer"])
+@router.get("/usage", response_model=UsageResponse, responses=ERROR_RESPONSES, tags=["answer"])
 def usage(request: Request, state: State) -> UsageResponse:
     """LLM tokens and estimated cost since the process started (an admin key's view: every caller's calls)."""
     with_scope(request, "admin")

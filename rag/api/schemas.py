@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, Field, StrictBool, WithJsonSchema
 
 from rag.config import COLLECTION_NAME_PATTERN
 from rag.filters import DATE_PATTERN
@@ -70,10 +70,10 @@ class SearchRequest(BaseModel):
         None, description="Retrieval mode; RAGLINE_MODE if omitted."
     )
     filter: Filter = Field(None, description="Metadata filter (see the schema); all conditions must hold.")
-    rerank: bool | None = Field(
+    rerank: StrictBool | None = Field(
         None, description="Rerank candidates with the configured LLM; the server's default (RAGLINE_RERANK) if omitted."
     )
-    group_by_doc: bool = Field(True, description="Return only the best chunk of each document.")
+    group_by_doc: StrictBool = Field(True, description="Return only the best chunk of each document.")
     fusion: Literal["rrf", "dbsf"] | None = Field(
         None, description="How hybrid mode fuses dense and sparse results; the server's default if omitted."
     )
@@ -92,11 +92,11 @@ class BatchSearchRequest(BaseModel):
         None, description="Retrieval mode; RAGLINE_MODE if omitted."
     )
     filter: Filter = Field(None, description="Metadata filter applied to every query.")
-    group_by_doc: bool = Field(True, description="Return only the best chunk of each document.")
+    group_by_doc: StrictBool = Field(True, description="Return only the best chunk of each document.")
     fusion: Literal["rrf", "dbsf"] | None = Field(
         None, description="Fusion of dense and sparse results; the server's default if omitted."
     )
-    rerank: bool | None = Field(
+    rerank: StrictBool | None = Field(
         None, description="Rerank each query's candidates with the LLM; the server's default (RAGLINE_RERANK)."
     )
     collection: CollectionName = Field(None, description="Collection to search; the server's default if omitted.")
@@ -177,7 +177,7 @@ class AnswerRequest(BaseModel):
         None, ge=1, le=20, description="Passages the answer is grounded in; RAGLINE_ANSWER_PASSAGES if omitted."
     )
     filter: Filter = Field(None, description="Metadata filter, as in /v1/search.")
-    stream: bool = Field(False, description="Server-Sent Events: passages, token pieces, then done.")
+    stream: StrictBool = Field(False, description="Server-Sent Events: passages, token pieces, then done.")
     collection: CollectionName = Field(None, description="Collection to search; the server's default if omitted.")
 
 
@@ -217,3 +217,9 @@ class UsageResponse(BaseModel):
 
 class ErrorResponse(BaseModel):
     detail: str = Field(description="What was wrong.")
+
+
+# The error statuses a /v1 route may answer with, in OpenAPI (422 is FastAPI's own).
+ERROR_RESPONSES: dict[int | str, dict] = {
+    code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 413, 429, 503, 507)
+}
