@@ -358,3 +358,28 @@ def test_slides_with_tables_and_notes(tmp_path: Path) -> None:
         "Sales grew in every region." in doc.sections[0].text and "Notes: Mention the new café." in doc.sections[0].text
     )
     assert "| North | 120 |" in doc.sections[1].text
+
+
+def test_email_messages(tmp_path: Path) -> None:
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["Subject"] = "Café order for Friday"
+    msg["From"] = "Ana <ana@example.com>"
+    msg["To"] = "team@example.com"
+    msg["Date"] = "Fri, 27 Nov 2026 09:00:00 +0000"
+    msg.set_content("Please order two kilos of espresso beans.\nThanks, Ana")
+    msg.add_alternative("<p>Please order <b>two kilos</b> of espresso beans.</p>", subtype="html")
+    msg.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="invoice.pdf")
+    (tmp_path / "order.eml").write_bytes(msg.as_bytes())
+    [doc] = load(tmp_path / "order.eml", "order.eml")
+    assert doc.title == "Café order for Friday" and doc.sections[0].text.startswith("Please order two kilos")
+    assert doc.metadata["from"] == "Ana <ana@example.com>" and doc.metadata["attachments"] == ["invoice.pdf"]
+    html_only = EmailMessage()
+    html_only["Subject"] = "Menu"
+    html_only.set_content("<html><body><p>Soup of the day: lentil.</p></body></html>", subtype="html")
+    (tmp_path / "menu.eml").write_bytes(html_only.as_bytes())
+    assert load(tmp_path / "menu.eml", "menu.eml")[0].sections[0].text == "Soup of the day: lentil."
+    (tmp_path / "empty.eml").write_bytes(b"just some words, no headers")
+    with pytest.raises(LoaderError):
+        load(tmp_path / "empty.eml", "empty.eml")

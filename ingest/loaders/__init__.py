@@ -9,6 +9,7 @@ from pathlib import Path
 from ingest.document import Document, RecordFailure
 from ingest.loaders.archive_guard import UnpackLimits, check_archive
 from ingest.loaders.docx import load_docx
+from ingest.loaders.email_message import load_eml
 from ingest.loaders.html import load_html
 from ingest.loaders.image import load_image
 from ingest.loaders.markdown import load_markdown
@@ -36,6 +37,7 @@ LOADERS: dict[str, Loader] = {
     ".csv": load_delimited,
     ".tsv": load_delimited,
     ".pptx": load_pptx,
+    ".eml": load_eml,
 }
 
 ARCHIVES = {".docx", ".xlsx", ".pptx"}  # zip-based: checked by archive_guard before their parser opens them
