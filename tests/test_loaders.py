@@ -383,3 +383,35 @@ def test_email_messages(tmp_path: Path) -> None:
     (tmp_path / "empty.eml").write_bytes(b"just some words, no headers")
     with pytest.raises(LoaderError):
         load(tmp_path / "empty.eml", "empty.eml")
+
+
+def test_epub_and_odt(tmp_path: Path) -> None:
+    with zipfile.ZipFile(tmp_path / "book.epub", "w") as z:
+        z.writestr("mimetype", "application/epub+zip")
+        z.writestr(
+            "META-INF/container.xml",
+            '<container xmlns="urn:oasis:names:tc:opendocument:xmlns:container"><rootfiles>'
+            '<rootfile full-path="OEBPS/content.opf"/></rootfiles></container>',
+        )
+        z.writestr(
+            "OEBPS/content.opf",
+            '<package xmlns="http://www.idpf.org/2007/opf" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+            "<metadata><dc:title>Field Notes</dc:title></metadata><manifest>"
+            '<item id="c2" href="text/two.xhtml"/><item id="c1" href="text/one.xhtml"/></manifest>'
+            '<spine><itemref idref="c1"/><itemref idref="c2"/></spine></package>',
+        )
+        z.writestr("OEBPS/text/one.xhtml", "<html><body><h1>Owls</h1><p>Owls hunt at night.</p></body></html>")
+        z.writestr("OEBPS/text/two.xhtml", "<html><body><h1>Tides</h1><p>The moon pulls the sea.</p></body></html>")
+    [book] = load(tmp_path / "book.epub", "book.epub")
+    assert book.title == "Field Notes" and [s.metadata["chapter"] for s in book.sections] == ["Owls", "Tides"]
+    assert book.sections[0].text == "Owls\nOwls hunt at night."
+
+    content = (
+        '<?xml version="1.0"?><office:document-content xmlns:office="urn:o" xmlns:text="urn:t"><office:body>'
+        "<office:text><text:h>Minutes</text:h><text:p>We agreed on <text:span>new</text:span> beans.</text:p>"
+        "</office:text></office:body></office:document-content>"
+    )
+    with zipfile.ZipFile(tmp_path / "minutes.odt", "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.text")
+        z.writestr("content.xml", content)
+    assert load(tmp_path / "minutes.odt", "minutes.odt")[0].sections[0].text == "Minutes\nWe agreed on new beans."

@@ -14,6 +14,7 @@ from ingest.loaders.html import load_html
 from ingest.loaders.image import load_image
 from ingest.loaders.markdown import load_markdown
 from ingest.loaders.ocr import OcrOptions
+from ingest.loaders.open_formats import load_epub, load_odt
 from ingest.loaders.pdf import load_pdf
 from ingest.loaders.records import load_json, load_jsonl
 from ingest.loaders.slides import load_pptx
@@ -38,9 +39,12 @@ LOADERS: dict[str, Loader] = {
     ".tsv": load_delimited,
     ".pptx": load_pptx,
     ".eml": load_eml,
+    ".epub": load_epub,
+    ".odt": load_odt,
 }
 
-ARCHIVES = {".docx", ".xlsx", ".pptx"}  # zip-based: checked by archive_guard before their parser opens them
+# Zip-based: checked by archive_guard before their parser opens them.
+ARCHIVES = {".docx", ".xlsx", ".pptx", ".epub", ".odt"}
 
 
 # Formats whose pages may need OCR.
