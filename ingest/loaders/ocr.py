@@ -38,12 +38,23 @@ class LocalOCR:
             raise LoaderError(f"OCR is not available here: {exc}") from None
         return RapidOCR()
 
-    def read(self, image: Image) -> str:
-        """The image's text, one line per text line, top to bottom and left to right."""
+    def read(self, image: Image, document: bool = False) -> str:
+        """The image's text, one line per text line, top to bottom and left to right. ``document``: a rendered
+        page, binarised first (Otsu's threshold), which keeps the spaces between words the recogniser otherwise
+        loses on PDFium's smoothed rendering (bench/ocr_speed.py: error rate 0.060 → 0.002)."""
         import numpy as np
 
+        pixels = np.asarray(image.convert("RGB"))
+        if document:
+            import cv2
+
+            gray = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
+            _, binary = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+            pixels = cv2.cvtColor(binary, cv2.COLOR_GRAY2RGB)
         with self._lock:
-            found, _ = self._engine(np.asarray(image.convert("RGB")))
+            # No per-line direction classifier: on upright scans it flipped good lines and lost them
+            # (bench/ocr_speed.py: character error rate 0.38 with it, 0.002 without).
+            found, _ = self._engine(pixels, use_cls=False)
         return reading_order([(box, text) for box, text, _score in found or []])
 
 

@@ -43,7 +43,7 @@ def _ocr_pages(path: Path, pages: list[int], ocr: OcrOptions) -> dict[int, str]:
             page = pdf[n - 1]
             width, height = page.get_size()  # in points
             scale = min(ocr.dpi / 72, (ocr.max_pixels / max(width * height, 1)) ** 0.5)
-            if text := OCR.read(page.render(scale=scale).to_pil()):
+            if text := OCR.read(page.render(scale=scale).to_pil(), document=True):
                 out[n] = text
     finally:
         pdf.close()
