@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +23,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.machine import describe_machine
+from bench.serve_process import start_serve
 from rag.config import Settings
 from rag.wiring import OpenStores, build_parts
 
@@ -97,25 +95,8 @@ def serve_and_load(
     store: Path, collection: str, queries: list[str], concurrencies: tuple[int, ...]
 ) -> dict[int, tuple[list[float], float]]:
     """``rag serve`` as a subprocess on 127.0.0.1, loaded at each concurrency in turn."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "RAGLINE_DATA_DIR": str(store), "RAGLINE_COLLECTION": collection}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server, base = start_serve({"RAGLINE_DATA_DIR": str(store), "RAGLINE_COLLECTION": collection})
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.25)
         return {c: http(base, queries, c) for c in concurrencies}
     finally:
         server.terminate()

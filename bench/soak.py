@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,6 +29,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fake servers live with the tests
 
 from bench.machine import describe_machine
+from bench.serve_process import start_serve
 from tests.fakes.gemini import gemini_server
 from tests.fakes.judges import judge, keyword_grade
 from tests.fakes.server import Behaviour, FakeLLM
@@ -98,35 +96,6 @@ def pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else (values or [float("nan")])[0]
 
 
-def start_server(data_dir: Path, llm_url: str) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {
-        **os.environ,
-        "RAGLINE_DATA_DIR": str(data_dir),
-        "RAGLINE_LLM": "gemini",
-        "GEMINI_API_KEY": "soak-key",
-        "RAGLINE_GEMINI_BASE_URL": llm_url,
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return server, base
-        except httpx.TransportError:
-            time.sleep(0.25)
-    server.kill()
-    raise SystemExit("rag serve did not become ready in 180 s")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=600)
@@ -136,7 +105,13 @@ def main() -> None:
     docs, queries = corpus_and_queries()
     fake = FaultyLLM(responder=judge(keyword_grade))
     with tempfile.TemporaryDirectory() as tmp, gemini_server(fake) as llm:
-        server, base = start_server(Path(tmp) / "data", llm.url)
+        env = {
+            "RAGLINE_DATA_DIR": str(Path(tmp) / "data"),
+            "RAGLINE_LLM": "gemini",
+            "GEMINI_API_KEY": "soak-key",
+            "RAGLINE_GEMINI_BASE_URL": llm.url,
+        }
+        server, base = start_serve(env)
         try:
             run(base, server.pid, docs, queries, args.seconds, args.concurrency)
         finally:

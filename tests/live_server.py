@@ -7,9 +7,18 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import uvicorn
 from starlette.types import ASGIApp
+
+from rag.api.app import create_app
+from rag.api.deps import ServerState
+from rag.config import Settings
+from rag.embedding import Embedder
+from tests.fakes.gemini import gemini_server
+from tests.fakes.judges import judge, keyword_grade
+from tests.fakes.server import FakeServer
 
 
 @contextmanager
@@ -28,3 +37,21 @@ def live_server(app: ASGIApp) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join()
+
+
+@contextmanager
+def served_with_gemini(
+    data_dir: Path, embedder: Embedder, records: list[dict], **settings: object
+) -> Iterator[tuple[str, FakeServer]]:
+    """The real app on a live server over ``records``, with a fake Gemini (judging by keywords) behind it;
+    yields (base URL, the fake)."""
+    with gemini_server() as llm:
+        llm.fake.responder = judge(keyword_grade)
+        s = Settings(data_dir=data_dir, gemini_api_key="k", gemini_base_url=llm.url, **settings)
+        state = ServerState(s, embedder)
+        try:
+            state.ingest_records(records, None)
+            with live_server(create_app(s, state)) as base:
+                yield base, llm
+        finally:
+            state.close()

@@ -22,13 +22,12 @@ from tests.fakes.gemini import BAD_KEY, gemini_server
 from tests.fakes.judges import judge, keyword_grade
 from tests.fakes.ollama import ollama_server
 from tests.fakes.server import Behaviour, FakeServer
-from tests.test_ingest import make_folder
+from tests.test_ingest import folder_uploads, make_folder
 
 
 def _serve(settings: Settings, embedder: Embedder, docs: Path) -> Iterator[TestClient]:
     server = ServerState(settings, embedder)
-    files = [(p.name, p.read_bytes()) for p in sorted(docs.glob("[!.]*.*")) if p.suffix != ".xyz"]
-    server.ingest_uploads(files, None)
+    server.ingest_uploads(folder_uploads(docs), None)
     with TestClient(create_app(settings, server)) as client:
         yield client
     server.close()

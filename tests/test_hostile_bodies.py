@@ -20,7 +20,7 @@ from rag.config import Settings
 from rag.embedding import Embedder
 from tests.fakes.gemini import gemini_server
 from tests.fakes.judges import judge, keyword_grade
-from tests.test_ingest import make_folder
+from tests.test_ingest import folder_uploads, make_folder
 
 STORED = {"a.txt": "lava", "b.md": "tides moon", "d.pdf": "penguins southern hemisphere"}
 EXAMPLES = settings(
@@ -96,10 +96,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iter
         llm.fake.responder = judge(keyword_grade)
         s = Settings(data_dir=root / "data", gemini_api_key="k", gemini_base_url=llm.url, max_collections=5)
         server = ServerState(s, embedder)
-        docs = make_folder(root)
-        server.ingest_uploads(
-            [(p.name, p.read_bytes()) for p in sorted(docs.glob("[!.]*.*")) if p.suffix != ".xyz"], None
-        )
+        server.ingest_uploads(folder_uploads(make_folder(root)), None)
         with TestClient(create_app(s, server), raise_server_exceptions=False) as client:
             yield client, root
         server.close()

@@ -35,6 +35,11 @@ def make_folder(root: Path) -> Path:
     return docs
 
 
+def folder_uploads(docs: Path) -> list[tuple[str, bytes]]:
+    """The supported top-level files of ``make_folder``'s folder as (name, content) uploads."""
+    return [(p.name, p.read_bytes()) for p in sorted(docs.glob("[!.]*.*")) if p.suffix != ".xyz"]
+
+
 def states(where: Settings | Store) -> dict[str, dict[str, int]]:
     """Points per content hash of each document, from an open store or a closed one's settings."""
     store = open_store(where) if isinstance(where, Settings) else where

@@ -10,34 +10,21 @@ from pathlib import Path
 import openai
 import pytest
 
-from rag.api.app import create_app
-from rag.api.deps import ServerState
-from rag.config import Settings
 from rag.embedding import Embedder
-from tests.fakes.gemini import gemini_server
-from tests.fakes.judges import judge, keyword_grade
 from tests.fakes.server import Behaviour, FakeServer
-from tests.live_server import live_server
+from tests.live_server import served_with_gemini
 
 KEY = "chat-key"
 
 
 @pytest.fixture
 def chat(tmp_path: Path, embedder: Embedder) -> Iterator[tuple[openai.OpenAI, FakeServer]]:
-    with gemini_server() as llm:
-        llm.fake.responder = judge(keyword_grade)
-        settings = Settings(data_dir=tmp_path / "data", api_keys=KEY, gemini_api_key="k", gemini_base_url=llm.url)
-        server = ServerState(settings, embedder)
-        server.ingest_records(
-            [
-                {"_id": "penguins", "title": "Penguins", "text": "Penguins live in the southern hemisphere."},
-                {"_id": "owls", "title": "Owls", "text": "Owls hunt at night."},
-            ],
-            None,
-        )
-        with live_server(create_app(settings, server)) as base:
-            yield openai.OpenAI(base_url=f"{base}/v1", api_key=KEY, max_retries=0), llm
-        server.close()
+    records = [
+        {"_id": "penguins", "title": "Penguins", "text": "Penguins live in the southern hemisphere."},
+        {"_id": "owls", "title": "Owls", "text": "Owls hunt at night."},
+    ]
+    with served_with_gemini(tmp_path / "data", embedder, records, api_keys=KEY) as (base, llm):
+        yield openai.OpenAI(base_url=f"{base}/v1", api_key=KEY, max_retries=0), llm
 
 
 def test_models_are_the_collections(chat) -> None:

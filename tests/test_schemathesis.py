@@ -20,7 +20,7 @@ from rag.embedding import Embedder
 from tests.fakes.gemini import gemini_server
 from tests.fakes.judges import judge, keyword_grade
 from tests.live_server import live_server
-from tests.test_ingest import make_folder
+from tests.test_ingest import folder_uploads, make_folder
 
 pytestmark = pytest.mark.slow
 CALLS: Counter[tuple[str, str, int]] = Counter()
@@ -33,10 +33,7 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> 
         llm.fake.responder = judge(keyword_grade)
         s = Settings(data_dir=root / "data", gemini_api_key="k", gemini_base_url=llm.url, max_collections=5)
         state = ServerState(s, embedder)
-        docs = make_folder(root)
-        state.ingest_uploads(
-            [(p.name, p.read_bytes()) for p in sorted(docs.glob("[!.]*.*")) if p.suffix != ".xyz"], None
-        )
+        state.ingest_uploads(folder_uploads(make_folder(root)), None)
         with live_server(create_app(s, state)) as base:
             yield schemathesis.openapi.from_url(f"{base}/openapi.json")
         state.close()

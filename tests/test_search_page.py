@@ -11,13 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.api.app import create_app
-from rag.api.deps import ServerState
-from rag.config import Settings
 from rag.embedding import Embedder
-from tests.fakes.gemini import gemini_server
-from tests.fakes.judges import judge, keyword_grade
-from tests.live_server import live_server
+from tests.live_server import served_with_gemini
 
 KEY = "page-key"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -29,21 +24,13 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def page_url(tmp_path: Path, embedder: Embedder) -> Iterator[str]:
-    with gemini_server() as llm:
-        llm.fake.responder = judge(keyword_grade)
-        settings = Settings(data_dir=tmp_path / "data", api_keys=KEY, gemini_api_key="k", gemini_base_url=llm.url)
-        server = ServerState(settings, embedder)
-        server.ingest_records(
-            [
-                {"_id": "penguins", "title": "Penguins", "text": "Penguins live in the southern hemisphere."},
-                {"_id": "owls", "title": "Owls", "text": "Owls hunt at night. <img src=x onerror=alert(1)>"},
-                {"_id": "tides", "title": "Tides", "text": "The moon's gravity pulls the oceans."},
-            ],
-            None,
-        )
-        with live_server(create_app(settings, server)) as base:
-            yield f"{base}/"
-        server.close()
+    records = [
+        {"_id": "penguins", "title": "Penguins", "text": "Penguins live in the southern hemisphere."},
+        {"_id": "owls", "title": "Owls", "text": "Owls hunt at night. <img src=x onerror=alert(1)>"},
+        {"_id": "tides", "title": "Tides", "text": "The moon's gravity pulls the oceans."},
+    ]
+    with served_with_gemini(tmp_path / "data", embedder, records, api_keys=KEY) as (base, _):
+        yield f"{base}/"
 
 
 @pytest.fixture
