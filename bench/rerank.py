@@ -158,11 +158,15 @@ def judges(data: Data, defaults: Settings) -> None:
     best = statistics.fmean(
         ndcg(sorted(data.candidates[q], key=lambda c: -data.qrels[q].get(c.doc_id, 0)), data.qrels[q]) for q in qids
     )
-    print(f"\nB. judges, {len(qids)} queries, top {defaults.rerank_candidates} candidates, {defaults.rerank_strategy}, "
-          f"weight {defaults.rerank_weight}, standout {defaults.rerank_standout}; best order of the candidates "
-          f"{best:.4f}")
-    print(f"{'judge':14} {'retrieval':>9} {'judge alone':>11} {'fused':>7}  {'fused - retrieval [95% CI]':>28}  "
-          f"{'judge - retrieval [95% CI]':>28}  gain kept")
+    print(
+        f"\nB. judges, {len(qids)} queries, top {defaults.rerank_candidates} candidates, {defaults.rerank_strategy}, "
+        f"weight {defaults.rerank_weight}, standout {defaults.rerank_standout}; best order of the candidates "
+        f"{best:.4f}"
+    )
+    print(
+        f"{'judge':14} {'retrieval':>9} {'judge alone':>11} {'fused':>7}  {'fused - retrieval [95% CI]':>28}  "
+        f"{'judge - retrieval [95% CI]':>28}  gain kept"
+    )
     sweeps: dict[str, dict[tuple[float, float], list[float]]] = {}
     for name, grade in kinds.items():
         alone = [ndcg(judge_order(data, grade, q), data.qrels[q]) for q in qids]
@@ -173,10 +177,13 @@ def judges(data: Data, defaults: Settings) -> None:
         alo, ahi = bootstrap(d_alone)
         base, mean_fused = statistics.fmean(retrieval), statistics.fmean(fused)
         kept = (mean_fused - base) / (best - base) if name == "perfect" else float("nan")
-        print(f"{name:14} {base:9.4f} {statistics.fmean(alone):11.4f} {mean_fused:7.4f}  "
-              f"{statistics.fmean(d_fused):+8.4f} [{lo:+.4f}, {hi:+.4f}]  "
-              f"{statistics.fmean(d_alone):+8.4f} [{alo:+.4f}, {ahi:+.4f}]  "
-              + (f"{kept:.1%}" if name == "perfect" else ""), flush=True)
+        print(
+            f"{name:14} {base:9.4f} {statistics.fmean(alone):11.4f} {mean_fused:7.4f}  "
+            f"{statistics.fmean(d_fused):+8.4f} [{lo:+.4f}, {hi:+.4f}]  "
+            f"{statistics.fmean(d_alone):+8.4f} [{alo:+.4f}, {ahi:+.4f}]  "
+            + (f"{kept:.1%}" if name == "perfect" else ""),
+            flush=True,
+        )
         sweeps[name] = {f: sweep(data, grade, *f) for f in FUSIONS}
     gain = best - statistics.fmean(retrieval)
     print("\n   fusion sweep, fused - retrieval nDCG@10 (graded 0-10 grades through the same fusion code), on the")
@@ -221,8 +228,10 @@ def _rerank_fields(s: Settings) -> dict[str, object]:
 def cost(data: Data, defaults: Settings) -> None:
     by_text = {t: q for q, t in data.queries.items()}
     grade = relevance_of(data, by_text)
-    print(f"\nC. cost per query with the defaults (candidates {defaults.rerank_candidates}, passage budget "
-          f"{defaults.rerank_passage_tokens} tokens), as usage.cost_usd reports it")
+    print(
+        f"\nC. cost per query with the defaults (candidates {defaults.rerank_candidates}, passage budget "
+        f"{defaults.rerank_passage_tokens} tokens), as usage.cost_usd reports it"
+    )
     print(f"{'strategy':10} {'calls':>6} {'input':>7} {'output':>7} {'of it thinking':>14} {'$ per 1k queries':>16}")
     for strategy in ("graded", "pointwise", "listwise"):
         with gemini_server() as server:
@@ -234,18 +243,25 @@ def cost(data: Data, defaults: Settings) -> None:
                 assert rr.rerank(text, data.candidates[q], Usage()).status == "ok"
             rr.close()
         t, n = meter.summary()["total"], len(data.queries)
-        print(f"{strategy:10} {t['calls'] / n:6.1f} {t['input_tokens'] / n:7.0f} {t['output_tokens'] / n:7.1f} "
-              f"{t['thinking_tokens'] / n:14.1f} {t['cost_usd'] / n * 1000:16.3f}", flush=True)
+        print(
+            f"{strategy:10} {t['calls'] / n:6.1f} {t['input_tokens'] / n:7.0f} {t['output_tokens'] / n:7.1f} "
+            f"{t['thinking_tokens'] / n:14.1f} {t['cost_usd'] / n * 1000:16.3f}",
+            flush=True,
+        )
 
 
 def latency(data: Data, defaults: Settings, n: int) -> None:
     qids = list(data.queries)[:n]
-    print(f"\nD. a fake LLM taking exactly 100 ms per call, {len(qids)} queries, "
-          f"{defaults.rerank_candidates} candidates, RAGLINE_LLM_MAX_CONCURRENCY {defaults.llm_max_concurrency}")
+    print(
+        f"\nD. a fake LLM taking exactly 100 ms per call, {len(qids)} queries, "
+        f"{defaults.rerank_candidates} candidates, RAGLINE_LLM_MAX_CONCURRENCY {defaults.llm_max_concurrency}"
+    )
     print(f"{'strategy':28} {'stage p50 ms':>12} {'p95':>7} {'vs one call':>11}")
-    runs = [("graded (1 call)", {"rerank_strategy": "graded"}),
-            ("pointwise", {"rerank_strategy": "pointwise"}),
-            ("listwise, window 20 step 10", {"rerank_strategy": "listwise"})]
+    runs = [
+        ("graded (1 call)", {"rerank_strategy": "graded"}),
+        ("pointwise", {"rerank_strategy": "pointwise"}),
+        ("listwise, window 20 step 10", {"rerank_strategy": "listwise"}),
+    ]
     with gemini_server() as server:
         server.fake.responder = judge(lambda q, p: len(p.text) % 4)
         server.fake.default = Behaviour(delay_s=0.1)
@@ -282,6 +298,7 @@ def main() -> None:
     finally:
         stores.close()
     deep = {q: r.results for q, r in zip(qids, replies, strict=True)}
+
     def title_key(title: str) -> str:
         return clip(title, title_budget(defaults.rerank_passage_tokens))
 

@@ -36,7 +36,17 @@ def _human(report: IngestReport) -> str:
         f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
         f"deleted {report.deleted} documents; {report.chunks} chunks written in {report.seconds:.1f}s"
     ]
-    lines += [f"failed: {f['path']}: {f['error']}" for f in report.failed]
+    by_file: dict[str, list[dict[str, str]]] = {}
+    for failure in report.failed:
+        by_file.setdefault(failure.get("file", failure["path"]), []).append(failure)
+    for file, failures in by_file.items():
+        first = failures[0]
+        if len(failures) == 1:
+            lines.append(f"failed: {first['path']}: {first['error']}")
+        else:  # one line per file, however many of its records failed
+            lines.append(
+                f"failed: {file}: {len(failures)} records, first {first['path']}: {first['error']} (--json lists each)"
+            )
     return "\n".join(lines)
 
 

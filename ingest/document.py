@@ -13,6 +13,16 @@ class Section:
 
 
 @dataclass(slots=True)
+class Coverage:
+    """What a loader read of a file, for ``ingest --json``'s per-file report (never stored)."""
+
+    pages: int = 0  # pages, slides or image frames the file has (0: not paged)
+    ocr_pages: int = 0  # of those, pages whose text came from OCR
+    tables: int = 0
+    warnings: list[str] = field(default_factory=list)  # what was read only in part, guessed or passed over
+
+
+@dataclass(slots=True)
 class Document:
     """One document: a file, or one record of a JSON/JSONL file."""
 
@@ -24,6 +34,7 @@ class Document:
     acl: tuple[str, ...] = ()  # groups or key names that may see it; empty: everyone
     source: str = ""  # absolute path of the file it came from
     root: str = ""  # absolute path of the folder (or file) it was found under
+    coverage: Coverage = field(default_factory=Coverage)
 
 
 @dataclass(frozen=True, slots=True)

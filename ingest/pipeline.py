@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.chunking import Chunk, Chunker
+from ingest.coverage import file_coverage
 from ingest.discovery import Scope, SourceFile, discover
 from ingest.document import Document, RecordFailure
 from ingest.loaders import ReadOptions, is_supported, load
@@ -44,7 +45,8 @@ log = logging.getLogger("ragline.ingest")
 
 @dataclass(slots=True)
 class IngestReport:
-    """Counts in documents, except ``chunks`` (chunks written) and ``failed`` (one entry per bad file or record)."""
+    """Counts in documents, except ``chunks`` (chunks written), ``failed`` (one entry per bad file or record) and
+    ``files`` (one entry per file read in this run; files skipped as unchanged are not read)."""
 
     added: int = 0
     updated: int = 0
@@ -54,6 +56,7 @@ class IngestReport:
     chunks: int = 0
     seconds: float = 0.0
     skipped: dict[str, int] = field(default_factory=dict)  # files a folder walk passed over, by extension or reason
+    files: list[dict[str, Any]] = field(default_factory=list)  # per file read: ingest.coverage.file_coverage
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -203,9 +206,12 @@ class Ingestor:
                 if on_file:
                     on_file(1)
                 continue
-            for item in self._load(f, report, failed_sources):
+            loaded = self._load(f, report, failed_sources)
+            if any(isinstance(item, RecordFailure) for item in loaded):
+                stamp = ""  # never skipped unread: each run reports its bad records again
+            for item in loaded:
                 if isinstance(item, RecordFailure):
-                    report.failed.append({"path": item.where, "error": item.error})
+                    report.failed.append({"path": item.where, "error": item.error, "file": str(f.path)})
                     failed_sources.add(unicode_safe(str(f.path)))
                     continue
                 doc = item
@@ -277,6 +283,8 @@ class Ingestor:
                 item.source, item.root = unicode_safe(str(f.path)), unicode_safe(str(f.root))
                 item.acl = item.acl or f.acl  # a record's own acl wins over its file's
             kept.append(item)
+        if docs := [item for item in kept if isinstance(item, Document)]:
+            report.files.append(file_coverage(unicode_safe(str(f.path)), docs))
         return kept
 
     def _write(self, batch: list[_Pending], report: IngestReport) -> None:

@@ -13,7 +13,13 @@ _ENCODED = re.compile(r"[A-Za-z0-9+/=_-]{200,}")
 
 
 def drop_encoded(doc: Document) -> None:
-    """Remove encoded runs from ``doc``'s sections, and sections left empty (in place)."""
+    """Remove encoded runs from ``doc``'s sections, and sections left empty (in place); say so in its coverage."""
+    removed = 0
     for section in doc.sections:
-        section.text = _ENCODED.sub(" ", section.text).strip()
+        found = _ENCODED.findall(section.text)
+        if found:
+            removed += sum(map(len, found))
+            section.text = _ENCODED.sub(" ", section.text).strip()
     doc.sections = [s for s in doc.sections if s.text]
+    if removed:
+        doc.coverage.warnings.append(f"{removed} characters of encoded data (base64, hex) removed")

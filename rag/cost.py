@@ -89,7 +89,5 @@ def report(p: dict[str, Any]) -> str:
         f"${p['gpu_hour_usd']}/h around the clock, up to {p['gpu_queries_per_hour']:,} queries an hour each)",
     ]
     if p["break_even_queries_per_month"] is not None:
-        lines.append(
-            f"break-even: {p['break_even_queries_per_month']:,} queries a month (below it the API is cheaper)"
-        )
+        lines.append(f"break-even: {p['break_even_queries_per_month']:,} queries a month (below it the API is cheaper)")
     return "\n".join(lines)

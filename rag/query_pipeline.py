@@ -92,9 +92,7 @@ class QueryPipeline:
         visible_to: tuple[str, ...] | None = None,
     ) -> SearchOptions:
         """The passages an answer is grounded in: ``RAGLINE_ANSWER_PASSAGES`` unless asked otherwise."""
-        return self.options(
-            top_k=top_k or self.settings.answer_passages, conditions=conditions, visible_to=visible_to
-        )
+        return self.options(top_k=top_k or self.settings.answer_passages, conditions=conditions, visible_to=visible_to)
 
     def search(
         self, query: str, opts: SearchOptions, collection: str | None = None, rerank: bool | None = None

@@ -46,18 +46,22 @@ def chunk_payload(
     file_stamp: str = "",
 ) -> dict[str, Any]:
     """The payload of one chunk's point; ``acl`` only when the document has one (no field: public)."""
-    return ({ACL: list(acl)} if acl else {}) | ({FILE_STAMP: file_stamp} if file_stamp else {}) | {
-        DOC_ID: doc_id,
-        CHUNK_INDEX: chunk_index,
-        CHUNK_COUNT: chunk_count,
-        TEXT: text,
-        TITLE: title,
-        SOURCE: source,
-        ROOT: root,
-        FORMAT: format,
-        CONTENT_HASH: content_hash,
-        METADATA: metadata,
-    }
+    return (
+        ({ACL: list(acl)} if acl else {})
+        | ({FILE_STAMP: file_stamp} if file_stamp else {})
+        | {
+            DOC_ID: doc_id,
+            CHUNK_INDEX: chunk_index,
+            CHUNK_COUNT: chunk_count,
+            TEXT: text,
+            TITLE: title,
+            SOURCE: source,
+            ROOT: root,
+            FORMAT: format,
+            CONTENT_HASH: content_hash,
+            METADATA: metadata,
+        }
+    )
 
 
 def doc_id_of(point_id: str, payload: dict[str, Any]) -> str:

@@ -92,6 +92,7 @@ def test_records_and_files_never_replace_each_other(client: TestClient, tmp_path
     failed = r.json()["failed"][0]
     assert r.json()["added"] == 0 and "already belongs to another source ('a.txt')" in failed["error"]
     assert failed["path"] == "records" and str(tmp_path) not in r.text  # no server paths in replies
+    assert r.json()["files"][0]["path"] == "records" and r.json()["files"][0]["documents"] == 1
     assert search(client, query="lava", top_k=1)["results"][0]["text"].endswith("lava from the mantle.")
     # Each source still updates its own: a record replaced by a later records call, a file by its re-upload.
     for text in ("Kiwis are flightless.", "Kiwis are flightless birds of New Zealand."):
@@ -203,8 +204,10 @@ def test_records_that_would_break_the_store_are_reported_and_the_rest_stored(cli
     r = client.post("/v1/documents/records", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 200, r.text
     report = r.json()
-    assert report["added"] == 600 and {f["error"].split(":")[0] for f in report["failed"]} == {"record 'nan'",
-                                                                                               "record 'deep'"}
+    assert report["added"] == 600 and {f["error"].split(":")[0] for f in report["failed"]} == {
+        "record 'nan'",
+        "record 'deep'",
+    }
     assert search(client, query="walruses", top_k=1)["results"][0]["doc_id"].startswith("ok")
     more = client.post("/v1/documents/records", json={"records": [{"_id": "later", "text": "Seals bark."}]})
     assert more.status_code == 200 and more.json()["added"] == 1  # the collection still takes writes

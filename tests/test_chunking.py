@@ -14,6 +14,7 @@ def default_chunker(embedder: Embedder) -> Chunker:
         embedder.count_tokens, embedder.max_tokens, chunk_tokens=settings.chunk_tokens, overlap=settings.chunk_overlap
     )
 
+
 def test_chunks_fit_window_and_keep_words(embedder: Embedder) -> None:
     words = [f"word{i}" for i in range(900)]
     doc = Document("d", "A fairly long title about testing", "txt", [Section(" ".join(words) + ".")])

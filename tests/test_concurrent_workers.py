@@ -41,6 +41,7 @@ def test_two_workers_same_files(tmp_path: Path, embedder: Embedder) -> None:
         (src / f"n{i:02}.txt").write_text(f"Note {i} on topic {i % 4}. " * (5 + i))
     client = SerialClient(QdrantClient(location=":memory:"))  # one engine shared by both workers
     settings = Settings(data_dir=tmp_path / "data", ingest_batch_chunks=8)
+
     def shared() -> ServerStore:
         return ServerStore(client, "shared", shards=1, replicas=1, index=index_config(settings))
 

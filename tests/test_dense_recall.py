@@ -31,8 +31,10 @@ def recalls(folder: Path, index: IndexConfig) -> list[float]:
     store = EdgeStore(folder, "recall", index)
     store.ensure(CollectionMeta("synthetic", 384))
     store.upsert(
-        [ChunkPoint(f"00000000-0000-4000-8000-{i:012d}", v, Sparse([1], [1.0]), {"doc_id": str(i)})
-         for i, v in enumerate(points)]
+        [
+            ChunkPoint(f"00000000-0000-4000-8000-{i:012d}", v, Sparse([1], [1.0]), {"doc_id": str(i)})
+            for i, v in enumerate(points)
+        ]
     )
     store.finish()
     try:

@@ -145,7 +145,8 @@ def test_cli_json_and_exit_codes(tmp_path: Path) -> None:
     p = run_cli([str(docs), "--json"], env)
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
-    assert set(out) == {"added", "updated", "unchanged", "deleted", "failed", "chunks", "seconds", "skipped"}
+    assert set(out) == {"added", "updated", "unchanged", "deleted", "failed", "chunks", "seconds", "skipped", "files"}
+    assert {Path(f["path"]).name: f["documents"] for f in out["files"]}["recs.jsonl"] == 1
     assert out["added"] == 6 and out["skipped"] == {".xyz": 1, "hidden": 1}
     (docs / "bad.docx").write_bytes(b"nope")
     p = run_cli([str(docs), "--json"], env)
@@ -239,3 +240,53 @@ def test_unchanged_files_are_not_read_again(tmp_path: Path, make_ingestor) -> No
     report = ingestor.run([docs])
     assert (report.unchanged, report.chunks) == (6, 0)
     assert ingestor.store.doc_states()["a.txt"].file_stamp != states_before
+
+
+def test_json_report_says_what_was_read_of_each_file(tmp_path: Path, make_ingestor) -> None:
+    import base64
+
+    from fpdf import FPDF
+
+    docs = tmp_path / "cov"
+    docs.mkdir()
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    pdf.add_page()
+    pdf.multi_cell(0, 10, "Penguins live in the southern hemisphere.")
+    pdf.add_page()  # blank: no text layer, and OCR finds nothing either
+    pdf.output(str(docs / "two.pdf"))
+    (docs / "menu.txt").write_bytes("Crème brûlée – naïve café, déjà vu, façade.\n".encode("cp1252"))
+    blob = base64.b64encode(os.urandom(3000)).decode()
+    (docs / "notes.md").write_text(f"# Notes\nOwls hunt at night.\n\n{blob}\n")
+    (docs / "menu.html").write_text(
+        "<p>Prices:</p><table><tr><th>Drink</th><th>Price</th></tr><tr><td>Tea</td><td>2</td></tr></table>"
+    )
+    (docs / "recs.jsonl").write_text(
+        '{"_id": "r1", "text": "Mars has two moons."}\n{"_id": "r2", "text": "Venus has none."}\nnot json\n'
+    )
+    report = make_ingestor().run([docs])
+    files = {Path(f["path"]).name: f for f in report.files}
+    assert set(files) == {"two.pdf", "menu.txt", "notes.md", "menu.html", "recs.jsonl"}
+    assert files["two.pdf"] | {"path": ""} == {
+        "path": "",
+        "format": "pdf",
+        "documents": 1,
+        "pages": 2,
+        "ocr_pages": 0,
+        "tables": 0,
+        "chars": len("Penguins live in the southern hemisphere."),
+        "warnings": ["no text on page 2 (OCR found none)"],
+    }
+    assert files["menu.txt"]["warnings"] == ["encoding cp1252, guessed"]
+    assert files["notes.md"]["warnings"] == [f"{len(blob)} characters of encoded data (base64, hex) removed"]
+    assert files["menu.html"]["tables"] == 1 and files["recs.jsonl"]["documents"] == 2
+    assert [Path(f["file"]).name for f in report.failed] == ["recs.jsonl"]
+    # A re-run reports the bad line again (the file is read again, not skipped as unchanged); the human summary
+    # gives each file one line, however many of its records failed.
+    from ingest.cli import _human
+
+    (docs / "more.jsonl").write_text('bad\nworse\n{"_id": "r3", "text": "Ceres."}\n')
+    again = make_ingestor().run([docs])
+    lines = [line for line in _human(again).splitlines() if line.startswith("failed:")]
+    assert len(again.failed) == 3 and len(lines) == 2
+    assert any("more.jsonl: 2 records, first " in line for line in lines)

@@ -295,6 +295,7 @@ def test_prices_local_models_by_gpu_time_and_accept_overrides() -> None:
     with pytest.raises(ConfigError, match="RAGLINE_LLM_PRICES"):
         PriceTable.from_json("[1, 2]")
 
+
 @pytest.mark.parametrize(
     ("env", "chosen"),
     [

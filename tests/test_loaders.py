@@ -415,3 +415,64 @@ def test_epub_and_odt(tmp_path: Path) -> None:
         z.writestr("mimetype", "application/vnd.oasis.opendocument.text")
         z.writestr("content.xml", content)
     assert load(tmp_path / "minutes.odt", "minutes.odt")[0].sections[0].text == "Minutes\nWe agreed on new beans."
+
+
+def test_pdf_ruled_tables_become_markdown_rows_under_their_header(tmp_path: Path) -> None:
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=9)
+    pdf.add_page()
+    pdf.multi_cell(0, 6, "Dose finding results for the trial arms.")
+    with pdf.table() as table:
+        for cells in [("Drug", "Dose (mg)", "Response")] + [
+            (f"drug{n} extended release tablet", str(10 * n), f"{7 * n}%") for n in range(25)
+        ]:
+            row = table.row()
+            for cell in cells:
+                row.cell(cell)
+    pdf.set_x(pdf.l_margin)
+    pdf.multi_cell(0, 6, "Responses are medians.")
+    pdf.add_page()
+    pdf.multi_cell(0, 6, "A page of prose without tables.")
+    pdf.output(str(tmp_path / "trial.pdf"))
+    [doc] = load(tmp_path / "trial.pdf", "trial.pdf")
+    tables = [s for s in doc.sections if s.metadata.get("table")]
+    assert len(tables) > 1 and all(s.text.startswith("| Drug | Dose (mg) | Response |\n| --- |") for s in tables)
+    assert "| drug3 extended release tablet | 30 | 21% |" in tables[0].text
+    assert all(s.metadata["page"] == 1 for s in tables)
+    prose = "\n".join(s.text for s in doc.sections if not s.metadata.get("table"))
+    assert "Dose finding results" in prose and "Responses are medians." in prose and "prose without tables" in prose
+    assert "drug3" not in prose  # the cells are in the table rows only, not twice
+    assert (doc.coverage.pages, doc.coverage.tables) == (2, 1)
+
+
+def test_html_tables_become_markdown_rows_and_layout_tables_stay_text(tmp_path: Path) -> None:
+    rows = "".join(f"<tr><td>Blend number {n} from the hills</td><td>{n}.50</td></tr>" for n in range(40))
+    page = (
+        "<html><body><article><h1>Menu</h1><p>Our coffees.</p>"
+        f"<table><thead><tr><th>Coffee</th><th>Price</th></tr></thead><tbody>{rows}</tbody></table>"
+        "<p>Prices include tax.</p>"
+        "<table><tr><td>layout <table><tr><td>inner cell</td></tr></table></td></tr></table>"
+        "</article></body></html>"
+    )
+    (tmp_path / "menu.html").write_text(page)
+    [doc] = load(tmp_path / "menu.html", "menu.html")
+    tables = [s for s in doc.sections if s.metadata.get("table")]
+    assert len(tables) > 1 and all(s.text.startswith("| Coffee | Price |\n| --- | --- |") for s in tables)
+    assert "| Blend number 7 from the hills | 7.50 |" in tables[0].text
+    texts = [s.text for s in doc.sections]
+    assert texts[0] == "Menu\nOur coffees." and texts[-1].startswith("Prices include tax.")
+    assert "inner cell" in "\n".join(texts)  # a table holding a table keeps its text
+    assert "| inner cell" not in "\n".join(texts)  # nor does a one-cell table become one
+    assert doc.coverage.tables == 1
+
+
+def test_rtf_text_in_its_declared_code_page(tmp_path: Path) -> None:
+    (tmp_path / "a.rtf").write_bytes(
+        rb"{\rtf1\ansi\ansicpg1251{\fonttbl{\f0 Arial;}}\f0\pard \'cf\'f0\'e8\'e2\'e5\'f2 world, {\b bold}\par"
+        rb" caf\u233?\par}"
+    )
+    [doc] = load(tmp_path / "a.rtf", "a.rtf")
+    assert doc.sections[0].text == "Привет world, bold\ncafé" and doc.format == "rtf"
+    (tmp_path / "b.rtf").write_text("plain text with an .rtf name")
+    with pytest.raises(LoaderError, match="not an RTF file"):
+        load(tmp_path / "b.rtf", "b.rtf")

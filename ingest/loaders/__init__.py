@@ -17,6 +17,7 @@ from ingest.loaders.ocr import OcrOptions
 from ingest.loaders.open_formats import load_epub, load_odt
 from ingest.loaders.pdf import load_pdf
 from ingest.loaders.records import load_json, load_jsonl
+from ingest.loaders.rtf import load_rtf
 from ingest.loaders.slides import load_pptx
 from ingest.loaders.spreadsheet import load_delimited, load_xlsx
 from ingest.loaders.text import load_text
@@ -41,6 +42,7 @@ LOADERS: dict[str, Loader] = {
     ".eml": load_eml,
     ".epub": load_epub,
     ".odt": load_odt,
+    ".rtf": load_rtf,
 }
 
 # Zip-based: checked by archive_guard before their parser opens them.

@@ -10,7 +10,7 @@ import docx
 from docx.opc.exceptions import PackageNotFoundError
 from docx.table import Table
 
-from ingest.document import Document, Section
+from ingest.document import Coverage, Document, Section
 from ingest.loaders.tables import markdown_rows
 from ingest.loaders.text import read_bytes
 from rag.errors import LoaderError
@@ -45,6 +45,7 @@ def load_docx(path: Path, doc_id: str) -> list[Document]:
         raise LoaderError(f"corrupt or truncated DOCX: {exc}") from None
     title = d.core_properties.title or ""
     sections: list[Section] = []
+    coverage = Coverage()
     stack: list[tuple[int, str]] = []
     body: list[str] = []
 
@@ -59,7 +60,9 @@ def load_docx(path: Path, doc_id: str) -> list[Document]:
     for block in d.iter_inner_content():
         if isinstance(block, Table):
             close_section()
-            sections.extend(Section(rows, {**meta(), "table": True}) for rows in markdown_rows(_cells(block)))
+            groups = markdown_rows(_cells(block))
+            sections.extend(Section(rows, {**meta(), "table": True}) for rows in groups)
+            coverage.tables += 1 if groups else 0
             continue
         text = block.text.strip()
         if not text:
@@ -84,4 +87,4 @@ def load_docx(path: Path, doc_id: str) -> list[Document]:
         sections.append(Section("\n".join(margins), {"part": "header/footer"}))
     if not sections:
         raise LoaderError("DOCX has no text")
-    return [Document(doc_id=doc_id, title=title or path.stem, format="docx", sections=sections)]
+    return [Document(doc_id=doc_id, title=title or path.stem, format="docx", sections=sections, coverage=coverage)]

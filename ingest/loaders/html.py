@@ -1,5 +1,5 @@
 """HTML: the article's visible text (page furniture such as navigation, footers, cookie notices and related-story
-lists removed), and the page title."""
+lists removed), its tables as Markdown rows, and the page title."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 from selectolax.lexbor import LexborNode as Node
 
-from ingest.document import Document, Section
+from ingest.document import Coverage, Document, Section
+from ingest.loaders.tables import markdown_rows
 from ingest.loaders.text import encoding_note, read_bytes, read_text
 from rag.errors import LoaderError
 
@@ -24,6 +25,7 @@ _FURNITURE_NAMES = re.compile(
     re.IGNORECASE,
 )
 _MIN_ARTICLE_CHARS = 200
+_MARKER = re.compile(r"\0(\d+)\0")  # where a table was
 
 
 # <meta charset="x"> or <meta http-equiv="Content-Type" content="text/html; charset=x">, in the first 4 KB
@@ -73,21 +75,51 @@ def _main_content(tree: HTMLParser) -> Node | None:
     return tree.body or tree.root
 
 
+def _tables_marked(node: Node) -> list[list[list[str]]]:
+    """Data tables replaced by a marker ``\0n\0``; their rows of cells, in order. A table that holds another
+    one (layout), or has a single row or column, keeps its text as text."""
+    tables = []
+    for table in node.css("table"):
+        if len(table.css("table")) > 1:  # css() matches the node itself too
+            continue
+        rows = [[cell.text(separator=" ", strip=True) for cell in tr.css("th, td")] for tr in table.css("tr")]
+        if len(rows) < 2 or max(map(len, rows)) < 2:
+            continue
+        table.replace_with(f"\0{len(tables)}\0")
+        tables.append(rows)
+    return tables
+
+
+def _sections(text: str, tables: list[list[list[str]]]) -> list[Section]:
+    """Text between tables as it is; each table as Markdown row groups that repeat its header."""
+    sections = []
+    for n, part in enumerate(_MARKER.split(text)):
+        if n % 2:
+            sections += [Section(group, {"table": True}) for group in markdown_rows(tables[int(part)])]
+        elif part.strip():
+            sections.append(Section(part.strip()))
+    return sections
+
+
 def load_html(path: Path, doc_id: str) -> list[Document]:
     declared = _CHARSET.search(read_bytes(path)[:4096])
     text, encoding = read_text(path, declared.group(1).decode("ascii") if declared else None)
     tree = HTMLParser(text)
     title = _title(tree)
     tree.strip_tags(_INVISIBLE)
-    text = _visible_text(_main_content(tree))
-    if not text:
+    main = _main_content(tree)
+    tables = _tables_marked(main) if main is not None else []
+    sections = _sections(_visible_text(main), tables)
+    if not sections:
         raise LoaderError("no visible text in HTML")
+    coverage = Coverage(tables=sum(1 for rows in tables if any(cell for row in rows for cell in row)))
     return [
         Document(
             doc_id=doc_id,
             title=title or path.stem,
             format="html",
-            sections=[Section(text)],
+            sections=sections,
             metadata=encoding_note(encoding),
+            coverage=coverage,
         )
     ]

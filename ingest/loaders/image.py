@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
-from ingest.document import Document, Section
+from ingest.document import Coverage, Document, Section
 from ingest.loaders.ocr import OCR, OcrOptions
 from ingest.loaders.text import read_bytes
 from rag.errors import LoaderError
@@ -19,7 +19,7 @@ def load_image(path: Path, doc_id: str, ocr: OcrOptions) -> list[Document]:
     if not ocr.enabled:
         raise LoaderError("image files are read by OCR, which RAGLINE_OCR=off turns off")
     read_bytes(path)  # permission and emptiness checks with the shared wording
-    sections = []
+    sections, coverage = [], Coverage()
     try:
         with Image.open(path) as img:
             width, height = img.size  # read from the header: nothing decoded yet
@@ -27,11 +27,14 @@ def load_image(path: Path, doc_id: str, ocr: OcrOptions) -> list[Document]:
                 raise LoaderError(f"image of {width}x{height} pixels is over RAGLINE_OCR_MAX_PIXELS")
             for n, frame in enumerate(ImageSequence.Iterator(img), start=1):
                 if n > _MAX_FRAMES:
+                    coverage.warnings.append(f"frames after {_MAX_FRAMES} not read")
                     break
+                coverage.pages = n
                 if text := OCR.read(frame):
                     sections.append(Section(text, {"page": n, "ocr": True}))
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise LoaderError(f"corrupt or unreadable image: {exc}") from None
     if not sections:
         raise LoaderError("no text found in the image")
-    return [Document(doc_id=doc_id, title=path.stem, format="image", sections=sections)]
+    coverage.ocr_pages = len(sections)
+    return [Document(doc_id=doc_id, title=path.stem, format="image", sections=sections, coverage=coverage)]

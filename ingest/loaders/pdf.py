@@ -1,5 +1,6 @@
 """PDF: text per page with pypdf; pages without a usable text layer (scans) rendered with PDFium and read by
-local OCR. Each section keeps its page number (and ``ocr: true`` when OCR read it)."""
+local OCR; ruled tables as Markdown rows (pdf_tables). Each section keeps its page number (and ``ocr: true`` when
+OCR read it, ``table: true`` for table rows)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from pathlib import Path
 from pypdf import PdfReader
 from pypdf.errors import DependencyError, PyPdfError
 
-from ingest.document import Document, Section
+from ingest.document import Coverage, Document, Section
 from ingest.loaders.ocr import OCR, OcrOptions
+from ingest.loaders.pdf_tables import find_tables
+from ingest.loaders.tables import markdown_rows
 from ingest.loaders.text import read_bytes
 from rag.errors import LoaderError
 
@@ -67,13 +70,40 @@ def load_pdf(path: Path, doc_id: str, ocr: OcrOptions) -> list[Document]:
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
         raise LoaderError(f"corrupt or unreadable PDF: {exc}") from None
     scanned = [n for n, text in enumerate(texts, start=1) if len(text) < ocr.min_chars]
-    read = _ocr_pages(path, scanned, ocr) if scanned and ocr.enabled else {}
-    sections = [
-        Section(read[n], {"page": n, "ocr": True}) if n in read else Section(text, {"page": n})
-        for n, text in enumerate(texts, start=1)
-        if read.get(n) or text
-    ]
+    coverage = Coverage(pages=len(texts))
+    read: dict[int, str] = {}
+    if scanned and ocr.enabled:
+        try:
+            read = _ocr_pages(path, scanned, ocr)
+        except LoaderError as exc:  # OCR cannot run here: the pages with a text layer still count
+            if len(scanned) == len(texts):
+                raise
+            coverage.warnings.append(str(exc))
+    tables, table_warnings = find_tables(path, [n for n, text in enumerate(texts, start=1) if text and n not in read])
+    coverage.warnings += table_warnings
+    sections: list[Section] = []
+    for n, text in enumerate(texts, start=1):
+        if n in read:
+            sections.append(Section(read[n], {"page": n, "ocr": True}))
+        elif n in tables:
+            if outside := normalise(tables[n].text):
+                sections.append(Section(outside, {"page": n}))
+            for rows in tables[n].tables:
+                groups = markdown_rows([[normalise(cell) for cell in row] for row in rows])
+                sections.extend(Section(group, {"page": n, "table": True}) for group in groups)
+                coverage.tables += 1 if groups else 0
+        elif text:
+            sections.append(Section(text, {"page": n}))
+    coverage.ocr_pages = len(read)
+    if empty := [n for n, text in enumerate(texts, start=1) if not text and n not in read]:
+        why = "RAGLINE_OCR=off" if not ocr.enabled else "OCR found none"
+        coverage.warnings.append(f"no text on {_pages(empty)} ({why})")
     if not sections:
         why = "RAGLINE_OCR=off" if not ocr.enabled else "OCR found none either"
         raise LoaderError(f"PDF has no extractable text ({why})")
-    return [Document(doc_id=doc_id, title=str(title), format="pdf", sections=sections)]
+    return [Document(doc_id=doc_id, title=str(title), format="pdf", sections=sections, coverage=coverage)]
+
+
+def _pages(numbers: list[int]) -> str:
+    shown = ", ".join(map(str, numbers[:10])) + (f" and {len(numbers) - 10} more" if len(numbers) > 10 else "")
+    return f"page{'s' if len(numbers) > 1 else ''} {shown}"

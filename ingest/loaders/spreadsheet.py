@@ -9,7 +9,7 @@ import io
 import zipfile
 from pathlib import Path
 
-from ingest.document import Document, Section
+from ingest.document import Coverage, Document, Section
 from ingest.loaders.tables import markdown_rows
 from ingest.loaders.text import encoding_note, read_bytes, read_text
 from rag.errors import LoaderError
@@ -30,7 +30,7 @@ def load_xlsx(path: Path, doc_id: str) -> list[Document]:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise LoaderError(f"corrupt or unreadable XLSX: {exc}") from None
-    sections, notes = [], {}
+    sections, notes, tables = [], {}, 0
     try:
         for sheet in book.worksheets:
             rows = []
@@ -39,13 +39,16 @@ def load_xlsx(path: Path, doc_id: str) -> list[Document]:
                     notes[sheet.title] = f"cut at {_MAX_ROWS} rows"
                     break
                 rows.append(["" if v is None else str(v) for v in row[:_MAX_COLUMNS]])
-            sections += _sections(rows, {"sheet": sheet.title})
+            sheet_sections = _sections(rows, {"sheet": sheet.title})
+            sections += sheet_sections
+            tables += 1 if sheet_sections else 0
     finally:
         book.close()
     if not sections:
         raise LoaderError("spreadsheet has no values")
     title = book.properties.title or path.stem
-    return [Document(doc_id, str(title), "xlsx", sections, {"truncated": notes} if notes else {})]
+    coverage = Coverage(tables=tables, warnings=[f"sheet {name!r} {note}" for name, note in notes.items()])
+    return [Document(doc_id, str(title), "xlsx", sections, {"truncated": notes} if notes else {}, coverage=coverage)]
 
 
 def load_delimited(path: Path, doc_id: str) -> list[Document]:
@@ -63,4 +66,10 @@ def load_delimited(path: Path, doc_id: str) -> list[Document]:
     sections = _sections(rows, {})
     if not sections:
         raise LoaderError("no values")
-    return [Document(doc_id, path.stem, path.suffix.lstrip(".").lower(), sections, encoding_note(encoding))]
+    fmt = path.suffix.lstrip(".").lower()
+    warnings = [f"cut at {_MAX_ROWS} rows"] if len(rows) == _MAX_ROWS else []
+    return [
+        Document(
+            doc_id, path.stem, fmt, sections, encoding_note(encoding), coverage=Coverage(tables=1, warnings=warnings)
+        )
+    ]

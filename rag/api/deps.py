@@ -135,6 +135,8 @@ class ServerState:
                 report = self._ingestor(collection).ingest_files(sources, writer=writer)
                 for failure in report.failed:  # the caller's own names, not the server's folders
                     failure.update({k: _as_caller_sees(v, folder) for k, v in failure.items()})
+                for entry in report.files:
+                    entry["path"] = _as_caller_sees(entry["path"], folder)
                 return report
             finally:
                 if not self.settings.keep_uploads:

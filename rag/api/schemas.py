@@ -143,6 +143,17 @@ class BatchSearchResponse(BaseModel):
     usage: Usage = Field(description="LLM usage of all the queries together.")
 
 
+class FileCoverage(BaseModel):
+    path: str = Field(description="The file, by the name it was uploaded under.")
+    format: str = Field(description="How it was read: pdf, docx, html, ...")
+    documents: int = Field(description="Documents it held (records, for JSON and JSONL).")
+    pages: int = Field(description="Pages, slides or image frames (0: not a paged format).")
+    ocr_pages: int = Field(description="Pages whose text came from OCR.")
+    tables: int = Field(description="Tables kept as Markdown rows.")
+    chars: int = Field(description="Characters of text kept.")
+    warnings: list[str] = Field(description="What was read only in part, guessed or passed over.")
+
+
 class IngestResponse(BaseModel):
     added: int = Field(description="Documents added.")
     updated: int = Field(description="Documents replaced.")
@@ -151,6 +162,7 @@ class IngestResponse(BaseModel):
     failed: list[dict[str, str]] = Field(description="Files or records that could not be stored, with reasons.")
     chunks: int = Field(description="Chunks written.")
     seconds: float = Field(description="Time taken.")
+    files: list[FileCoverage] = Field(default_factory=list, description="What was read of each file.")
 
 
 class RecordsRequest(BaseModel):

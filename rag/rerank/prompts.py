@@ -48,6 +48,8 @@ POINTWISE_SCHEMA: dict[str, Any] = {
     "properties": {"relevance": {"type": "integer", "minimum": 0, "maximum": 3}},
     "required": ["relevance"],
 }
+
+
 def _blocks(query: str, passages: list[SearchResult], max_tokens: int) -> str:
     blocks = "\n".join(passage_block(n, p, max_tokens) for n, p in enumerate(passages, start=1))
     return f"{query_block(query)}\n\n{blocks}"
