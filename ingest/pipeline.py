@@ -57,6 +57,7 @@ class IngestReport:
     seconds: float = 0.0
     skipped: dict[str, int] = field(default_factory=dict)  # files a folder walk passed over, by extension or reason
     files: list[dict[str, Any]] = field(default_factory=list)  # per file read: ingest.coverage.file_coverage
+    resumed: int = 0  # chunks a killed run had written already: found stored, not embedded again
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,6 +70,7 @@ class _Pending:
     chunks: list[Chunk]
     existed: bool
     file_stamp: str
+    resumed: bool = False  # some chunks of this very version are stored already (a run was killed writing it)
 
 
 def point_id(doc_id: str, content_hash: str, index: int) -> str:
@@ -245,7 +247,8 @@ class Ingestor:
                         report.unchanged += 1
                     continue
                 chunks = self.chunker.chunk(doc)
-                yield _Pending(doc, h, chunks, existed=st is not None, file_stamp=stamp)
+                resumed = st is not None and st.points_by_hash.get(h, 0) > 0
+                yield _Pending(doc, h, chunks, existed=st is not None, file_stamp=stamp, resumed=resumed)
             if on_file:
                 on_file(1)
 
@@ -293,29 +296,36 @@ class Ingestor:
         if not batch:
             return
         self.ensure_collection()
-        todo = [(p, i, chunk) for p in batch for i, chunk in enumerate(p.chunks)]
-        step = self.settings.ingest_batch_chunks
+        todo = [
+            (point_id(p.doc.doc_id, p.content_hash, i), p, i, chunk) for p in batch for i, chunk in enumerate(p.chunks)
+        ]
+        step, written = self.settings.ingest_batch_chunks, 0
         for start in range(0, len(todo), step):
             part = todo[start : start + step]
-            dense = self.embedder.encode([chunk.embed_text for _, _, chunk in part])
+            if resumed := [pid for pid, p, _, _ in part if p.resumed]:
+                # What a killed run already wrote of this version is not embedded again.
+                stored = self.store.existing(resumed)
+                part = [t for t in part if t[0] not in stored]
+                report.resumed += len(stored)
+                if not part:
+                    continue
+            dense = self.embedder.encode([chunk.embed_text for _, _, _, chunk in part])
             self.store.upsert(
                 [
-                    ChunkPoint(
-                        id=point_id(p.doc.doc_id, p.content_hash, i),
-                        dense=dense[row],
-                        sparse=self.sparse.document(chunk.embed_text),
-                        payload=self._payload(p, i, chunk),
-                    )
-                    for row, (p, i, chunk) in enumerate(part)
+                    ChunkPoint(pid, dense[row], self.sparse.document(chunk.embed_text), self._payload(p, i, chunk))
+                    for row, (pid, p, i, chunk) in enumerate(part)
                 ]
             )
+            written += len(part)
         for p in batch:
+            if p.resumed:  # chunks the killed run wrote carry what the file's ACL and stamp were then
+                self.store.update_payload(p.doc.doc_id, {ACL: list(p.doc.acl) or None, FILE_STAMP: p.file_stamp})
             self.store.delete_stale(p.doc.doc_id, p.content_hash)
             if p.existed:
                 report.updated += 1
             else:
                 report.added += 1
-        report.chunks += len(todo)
+        report.chunks += written
 
     @staticmethod
     def _payload(p: _Pending, index: int, chunk: Chunk) -> dict[str, Any]:

@@ -145,7 +145,8 @@ def test_cli_json_and_exit_codes(tmp_path: Path) -> None:
     p = run_cli([str(docs), "--json"], env)
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
-    assert set(out) == {"added", "updated", "unchanged", "deleted", "failed", "chunks", "seconds", "skipped", "files"}
+    want = {"added", "updated", "unchanged", "deleted", "failed", "chunks", "seconds", "skipped", "files", "resumed"}
+    assert set(out) == want
     assert {Path(f["path"]).name: f["documents"] for f in out["files"]}["recs.jsonl"] == 1
     assert out["added"] == 6 and out["skipped"] == {".xyz": 1, "hidden": 1}
     (docs / "bad.docx").write_bytes(b"nope")
@@ -290,3 +291,63 @@ def test_json_report_says_what_was_read_of_each_file(tmp_path: Path, make_ingest
     lines = [line for line in _human(again).splitlines() if line.startswith("failed:")]
     assert len(again.failed) == 3 and len(lines) == 2
     assert any("more.jsonl: 2 records, first " in line for line in lines)
+
+
+class _Killed(Exception):
+    pass
+
+
+class _DiesAfter:
+    """A store whose process is "killed" (an exception) at its n+1th upsert; everything else as the real one."""
+
+    def __init__(self, store: Store, upserts: int) -> None:
+        self.store, self.left = store, upserts
+
+    def upsert(self, points: list) -> None:
+        if self.left == 0:
+            raise _Killed
+        self.left -= 1
+        self.store.upsert(points)
+
+    def __getattr__(self, name: str):
+        return getattr(self.store, name)
+
+
+class _CountingEmbedder:
+    def __init__(self, embedder) -> None:
+        self.embedder, self.texts = embedder, 0
+
+    def encode(self, texts: list[str]):
+        self.texts += len(texts)
+        return self.embedder.encode(texts)
+
+    def __getattr__(self, name: str):
+        return getattr(self.embedder, name)
+
+
+def test_a_killed_run_resumes_without_embedding_again_what_it_wrote(tmp_path: Path, embedder) -> None:
+    from ingest.pipeline import Ingestor
+    from rag.wiring import make_sparse
+
+    src = tmp_path / "src"
+    src.mkdir()
+    big = src / "big.txt"
+    big.write_text(" ".join(f"Sentence {n} is about volcanoes and lava." for n in range(1500)))
+    (src / "big.txt.acl").write_text("staff")
+    s = Settings(data_dir=tmp_path / "data", ingest_batch_chunks=8)
+    store = open_store(s)
+    try:
+        with pytest.raises(_Killed):
+            Ingestor(s, _DiesAfter(store, 3), embedder, make_sparse(s)).run([src])
+        assert sum(store.doc_states()["big.txt"].points_by_hash.values()) == 24  # three batches were written
+        (src / "big.txt.acl").write_text("admins")  # changed while no run was going
+        counting = _CountingEmbedder(embedder)
+        report = Ingestor(s, store, counting, make_sparse(s)).run([src])
+        total = report.resumed + report.chunks
+        assert (report.resumed, report.updated) == (24, 1) and total > 40
+        assert counting.texts == report.chunks == total - 24  # only what the killed run had not written
+        state = store.doc_states()["big.txt"]
+        assert state.is_whole and sum(state.points_by_hash.values()) == total
+        assert {tuple(h.payload["acl"]) for h in store.doc_chunks("big.txt", limit=total)} == {("admins",)}
+    finally:
+        store.close()

@@ -182,6 +182,13 @@ def test_upsert_is_idempotent(store) -> None:
     assert store.count() == 4
 
 
+def test_existing_point_ids(store) -> None:
+    stored, missing = point("a", "h1", 1, [1, 0, 0, 0], "x").id, point("a", "h2", 0, [1, 0, 0, 0], "x").id
+    assert store.existing([stored]) == set()  # no collection yet
+    seed(store)
+    assert store.existing([stored, missing]) == {stored} and store.existing([]) == set()
+
+
 def test_edge_store_busy_in_another_process(tmp_path: Path) -> None:
     s = EdgeStore(tmp_path, "c", INDEX)
     s.ensure(META)

@@ -311,6 +311,12 @@ class EdgeStore:
             records = shard.retrieve([point_id], with_payload=True, with_vector=False) if shard else []
         return next((str(r.payload.get(DOC_ID)) for r in records if r.payload and r.payload.get(DOC_ID)), None)
 
+    def existing(self, point_ids: list[str]) -> set[str]:
+        """Those of ``point_ids`` that are stored."""
+        with self._using() as shard:
+            records = shard.retrieve(point_ids, with_payload=False, with_vector=False) if shard and point_ids else []
+        return {str(r.id) for r in records}
+
     def count(self, conditions: tuple[Condition, ...] = ()) -> int:
         with self._using() as shard:
             return 0 if shard is None else shard.count(CountRequest(exact=True, filter=to_filter(conditions)))

@@ -184,6 +184,14 @@ class ServerStore:
         records = self.client.retrieve(self.name, ids=[point_id], with_payload=[DOC_ID], with_vectors=False)
         return next((str(r.payload.get(DOC_ID)) for r in records if r.payload and r.payload.get(DOC_ID)), None)
 
+    def existing(self, point_ids: list[str]) -> set[str]:
+        """Those of ``point_ids`` that are stored."""
+        if not point_ids or not self._exists():
+            return set()
+        return {
+            str(r.id) for r in self.client.retrieve(self.name, ids=point_ids, with_payload=False, with_vectors=False)
+        }
+
     def count(self, conditions: tuple[Condition, ...] = ()) -> int:
         if not self._exists():
             return 0
