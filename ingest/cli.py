@@ -14,7 +14,7 @@ from ingest.pipeline import Ingestor, IngestReport
 from rag.config import get_settings
 from rag.errors import RaglineError
 from rag.exit_codes import EXIT_FAILED, EXIT_OK, fail
-from rag.wiring import make_embedder, make_sparse, open_store
+from rag.wiring import make_embedder, make_page_reader, make_sparse, open_store
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(report.as_dict()) if args.json else _human(report))
             return EXIT_FAILED if report.failed else EXIT_OK
         store = open_store(settings)
-        ingestor = Ingestor(settings, store, make_embedder(settings), make_sparse(settings))
+        page_reader = make_page_reader(settings)
+        ingestor = Ingestor(settings, store, make_embedder(settings), make_sparse(settings), page_reader)
         try:
             if args.watch:
                 return _watch(ingestor, args)

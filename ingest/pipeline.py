@@ -18,7 +18,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +28,12 @@ from ingest.discovery import Scope, SourceFile, discover
 from ingest.document import Document, RecordFailure
 from ingest.loaders import ReadOptions, is_supported, load
 from ingest.loaders.archive_guard import UnpackLimits
-from ingest.loaders.ocr import OcrOptions
+from ingest.loaders.ocr import OcrOptions, PageReader
 from ingest.text_quality import drop_encoded
 from rag.config import Settings
 from rag.embedding import Embedder, model_identity
 from rag.errors import LoaderError
+from rag.llm.usage import Usage
 from rag.sparse import SparseEncoder
 from rag.store.base import ChunkPoint, CollectionMeta, DocState, Store, check_meta
 from rag.stored_chunk import ACL, FILE_STAMP, chunk_payload
@@ -58,6 +59,7 @@ class IngestReport:
     skipped: dict[str, int] = field(default_factory=dict)  # files a folder walk passed over, by extension or reason
     files: list[dict[str, Any]] = field(default_factory=list)  # per file read: ingest.coverage.file_coverage
     resumed: int = 0  # chunks a killed run had written already: found stored, not embedded again
+    llm_usage: dict[str, Any] | None = None  # tokens and cost of LLM page transcription (RAGLINE_OCR=llm)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,7 +82,15 @@ def point_id(doc_id: str, content_hash: str, index: int) -> str:
 class Ingestor:
     """Writes documents into one store; the embedder is loaded only when something has to be embedded."""
 
-    def __init__(self, settings: Settings, store: Store, embedder: Embedder, sparse: SparseEncoder) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        embedder: Embedder,
+        sparse: SparseEncoder,
+        page_reader: PageReader | None = None,
+    ) -> None:
+        """``page_reader``: how scanned pages are read when not by local OCR (``RAGLINE_OCR=llm``)."""
         self.settings = settings
         self.store = store
         self.embedder = embedder
@@ -90,7 +100,14 @@ class Ingestor:
         self._identity = model_identity(settings.embed_model)
         self._read_options = ReadOptions(
             UnpackLimits(settings.max_unpacked_bytes, settings.max_unpack_ratio),
-            OcrOptions(settings.ocr == "local", settings.ocr_dpi, settings.ocr_min_chars, settings.ocr_max_pixels),
+            OcrOptions(
+                settings.ocr != "off",
+                settings.ocr_dpi,
+                settings.ocr_min_chars,
+                settings.ocr_max_pixels,
+                reader=page_reader,
+                concurrency=settings.ocr_llm_concurrency if page_reader else 1,
+            ),
         )
         check_meta(store.name, store.meta(), self._identity)
         self._fingerprint = json.dumps(
@@ -149,6 +166,8 @@ class Ingestor:
         a stored document it may not see is never replaced."""
         started = time.perf_counter()
         report = IngestReport()
+        usage = Usage()
+        options = replace(self._read_options, ocr=replace(self._read_options.ocr, usage=usage))
         if debris := self.store.delete_debris():
             log.warning("deleted %d points of %r without doc_id or content_hash", debris, self.store.name)
         states = self.store.doc_states()
@@ -156,7 +175,7 @@ class Ingestor:
         failed_sources: set[str] = set()
         batch: list[_Pending] = []
         batch_chunks = 0
-        for pending in self._changed_docs(files, states, seen, failed_sources, report, on_file, writer):
+        for pending in self._changed_docs(files, states, seen, failed_sources, report, on_file, writer, options):
             batch.append(pending)
             batch_chunks += len(pending.chunks)
             if batch_chunks >= self.settings.ingest_batch_chunks:
@@ -173,6 +192,8 @@ class Ingestor:
             report.deleted += len(gone)
         self.store.finish()
         report.seconds = round(time.perf_counter() - started, 3)
+        if self._read_options.ocr.reader is not None:
+            report.llm_usage = usage.as_dict()
         return report
 
     def delete_source(self, source: Path) -> int:
@@ -192,7 +213,8 @@ class Ingestor:
         failed_sources: set[str],
         report: IngestReport,
         on_file: Callable[[int], None] | None,
-        writer: tuple[str, ...] | None = None,
+        writer: tuple[str, ...] | None,
+        options: ReadOptions,
     ) -> Iterator[_Pending]:
         by_source: dict[str, list[str]] = {}
         for doc_id, st in states.items():
@@ -208,7 +230,7 @@ class Ingestor:
                 if on_file:
                     on_file(1)
                 continue
-            loaded = self._load(f, report, failed_sources)
+            loaded = self._load(f, report, failed_sources, options)
             if any(isinstance(item, RecordFailure) for item in loaded):
                 stamp = ""  # never skipped unread: each run reports its bad records again
             for item in loaded:
@@ -262,12 +284,14 @@ class Ingestor:
         key = [st.st_size, st.st_mtime_ns, list(f.acl), self._fingerprint]
         return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
 
-    def _load(self, f: SourceFile, report: IngestReport, failed_sources: set[str]) -> list[Document | RecordFailure]:
+    def _load(
+        self, f: SourceFile, report: IngestReport, failed_sources: set[str], options: ReadOptions
+    ) -> list[Document | RecordFailure]:
         # The file's doc id counts as seen even when it fails, so --prune never deletes what is still there.
         try:
             if not is_supported(f.path):
                 raise LoaderError(f"unsupported file type {f.path.suffix or '(none)'!r}")
-            items = load(f.path, f.doc_id, self._read_options)
+            items = load(f.path, f.doc_id, options)
         except LoaderError as exc:
             report.failed.append({"path": str(f.path), "error": str(exc)})
             failed_sources.add(unicode_safe(str(f.path)))

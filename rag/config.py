@@ -64,10 +64,13 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(32, ge=0, description="Word pieces shared by consecutive chunks.")
     bm25_avg_len: float = Field(120.0, gt=0, description="Expected BM25 document length in tokens.")
     ingest_batch_chunks: int = Field(256, ge=1, description="Chunks embedded and upserted together.")
-    ocr: Literal["local", "off"] = Field(
+    ocr: Literal["local", "llm", "off"] = Field(
         "local",
-        description="Scanned PDF pages and image files: local (RapidOCR, models inside its wheel, no download) or off.",
+        description="Scanned PDF pages and image files: local (RapidOCR, models inside its wheel, no download), llm "
+        "(the configured multimodal LLM transcribes each page; local OCR when it fails) or off.",
     )
+    ocr_llm_concurrency: int = Field(4, ge=1, le=64, description="Pages of one file sent to the LLM at once.")
+    ocr_llm_max_tokens: int = Field(4096, ge=256, description="Output tokens an LLM page transcription may use.")
     ocr_dpi: int = Field(200, ge=50, le=600, description="Resolution PDF pages are rendered at for OCR.")
     ocr_min_chars: int = Field(
         20, ge=0, description="A PDF page with less extracted text than this is read by OCR instead."
@@ -146,6 +149,9 @@ class Settings(BaseSettings):
         "minimal", description="Gemini thinking level for rerank calls (3.x: thinkingLevel; 2.5: minimal = budget 0)."
     )
     gemini_thinking_answer: ThinkingLevel = Field("low", description="Gemini thinking level for answers.")
+    gemini_thinking_transcribe: ThinkingLevel = Field(
+        "minimal", description="Gemini thinking level for page transcription (RAGLINE_OCR=llm)."
+    )
     gemini_temperature: float | None = Field(
         None, ge=0, le=2, description="Gemini temperature; unset keeps the model's default (1.0 for Gemini 3)."
     )

@@ -12,12 +12,13 @@ from functools import lru_cache
 
 from qdrant_client import QdrantClient
 
+from ingest.loaders.llm_ocr import LLMReader
 from rag.config import COLLECTION_NAME_PATTERN, Settings
 from rag.embedding import Embedder
 from rag.errors import ConfigError, LimitReachedError, UsageError
 from rag.generation import AnswerGenerator, largest_answer_tokens
 from rag.llm.admission import Admission
-from rag.llm.backend_choice import make_llm
+from rag.llm.backend_choice import NO_LLM, make_llm
 from rag.llm.base import LLMBackend
 from rag.llm.pricing import PriceTable
 from rag.llm.usage import MeteredLLM, UsageMeter
@@ -147,6 +148,20 @@ def make_retriever(settings: Settings, store: Store, embedder: Embedder, sparse:
 
 def make_meter(settings: Settings) -> UsageMeter:
     return UsageMeter(PriceTable.from_json(settings.llm_prices, settings.ollama_gpu_hour_usd), settings.usage_log)
+
+
+def make_page_reader(
+    settings: Settings, meter: UsageMeter | None = None, backend: LLMBackend | None = None
+) -> LLMReader | None:
+    """The LLM page reader ``RAGLINE_OCR=llm`` asks for (None otherwise), over ``backend`` or the configured
+    LLM, metered into ``meter``."""
+    if settings.ocr != "llm":
+        return None
+    backend = backend or make_llm(settings)
+    if backend is None:
+        raise ConfigError(f"RAGLINE_OCR=llm needs a multimodal LLM: {NO_LLM}")
+    metered = make_metered(settings, backend, meter or make_meter(settings))
+    return LLMReader(metered, settings.ocr_llm_max_tokens, settings.llm_timeout_s)
 
 
 def rerank_config(settings: Settings) -> RerankConfig:

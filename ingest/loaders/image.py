@@ -8,7 +8,7 @@ from pathlib import Path
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from ingest.document import Coverage, Document, Section
-from ingest.loaders.ocr import OCR, OcrOptions
+from ingest.loaders.ocr import OcrOptions
 from ingest.loaders.text import read_bytes
 from rag.errors import LoaderError
 
@@ -30,7 +30,10 @@ def load_image(path: Path, doc_id: str, ocr: OcrOptions) -> list[Document]:
                     coverage.warnings.append(f"frames after {_MAX_FRAMES} not read")
                     break
                 coverage.pages = n
-                if text := OCR.read(frame):
+                text, note = ocr.read(frame)
+                if note:
+                    coverage.warnings.append(f"page {n}: {note}")
+                if text:
                     sections.append(Section(text, {"page": n, "ocr": True}))
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise LoaderError(f"corrupt or unreadable image: {exc}") from None

@@ -6,12 +6,25 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from rag.errors import LoaderError
 
 if TYPE_CHECKING:
     from PIL.Image import Image
+
+    from rag.llm.usage import Usage
+
+
+class PageRead(NamedTuple):
+    text: str
+    note: str | None = None  # how the page was read when not as asked (e.g. local OCR after an LLM failure)
+
+
+class PageReader(Protocol):
+    """Another way to read page images than local OCR (``RAGLINE_OCR=llm``)."""
+
+    def read(self, image: Image, document: bool, usage: Usage | None) -> PageRead: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +35,15 @@ class OcrOptions:
     dpi: int  # PDF pages are rendered at this resolution before OCR
     min_chars: int  # a PDF page with less extracted text than this is read by OCR
     max_pixels: int  # larger images are refused (decompression bombs)
+    reader: PageReader | None = None  # None: local OCR
+    concurrency: int = 1  # pages of one file read at once
+    usage: Usage | None = None  # where an LLM reader's tokens and cost are added up for this run
+
+    def read(self, image: Image, document: bool = False) -> PageRead:
+        """The text of a page image (``document``: a rendered PDF page), by the configured reader."""
+        if self.reader is None:
+            return PageRead(OCR.read(image, document))
+        return self.reader.read(image, document, self.usage)
 
 
 class LocalOCR:

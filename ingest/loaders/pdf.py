@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pypdf import PdfReader
 from pypdf.errors import DependencyError, PyPdfError
 
 from ingest.document import Coverage, Document, Section
-from ingest.loaders.ocr import OCR, OcrOptions
+from ingest.loaders.ocr import OcrOptions, PageRead
 from ingest.loaders.pdf_tables import find_tables
 from ingest.loaders.tables import markdown_rows
 from ingest.loaders.text import read_bytes
@@ -32,22 +33,27 @@ def normalise(text: str) -> str:
     return _SPLIT_WORD.sub("", text.translate(_LIGATURES)).strip()
 
 
-def _ocr_pages(path: Path, pages: list[int], ocr: OcrOptions) -> dict[int, str]:
-    """Pages (numbered from 1) rendered with PDFium and read by OCR; at most ``max_pixels`` a page."""
+def _ocr_pages(path: Path, pages: list[int], ocr: OcrOptions) -> dict[int, PageRead]:
+    """Pages (numbered from 1) rendered with PDFium and read by OCR, ``ocr.concurrency`` at a time (rendering
+    stays on this thread: PDFium is not thread-safe); at most ``max_pixels`` a page."""
     import pypdfium2 as pdfium
 
-    out = {}
+    out: dict[int, PageRead] = {}
     try:
         pdf = pdfium.PdfDocument(str(path))
     except pdfium.PdfiumError as exc:
         raise LoaderError(f"cannot render the PDF for OCR: {exc}") from None
     try:
-        for n in pages:
-            page = pdf[n - 1]
-            width, height = page.get_size()  # in points
-            scale = min(ocr.dpi / 72, (ocr.max_pixels / max(width * height, 1)) ** 0.5)
-            if text := OCR.read(page.render(scale=scale).to_pil(), document=True):
-                out[n] = text
+        with ThreadPoolExecutor(ocr.concurrency, thread_name_prefix="ocr") as pool:
+            for start in range(0, len(pages), ocr.concurrency):
+                window = pages[start : start + ocr.concurrency]
+                images = []
+                for n in window:
+                    page = pdf[n - 1]
+                    width, height = page.get_size()  # in points
+                    scale = min(ocr.dpi / 72, (ocr.max_pixels / max(width * height, 1)) ** 0.5)
+                    images.append(page.render(scale=scale).to_pil())
+                out.update(zip(window, pool.map(lambda image: ocr.read(image, document=True), images), strict=True))
     finally:
         pdf.close()
     return out
@@ -74,11 +80,14 @@ def load_pdf(path: Path, doc_id: str, ocr: OcrOptions) -> list[Document]:
     read: dict[int, str] = {}
     if scanned and ocr.enabled:
         try:
-            read = _ocr_pages(path, scanned, ocr)
+            pages_read = _ocr_pages(path, scanned, ocr)
         except LoaderError as exc:  # OCR cannot run here: the pages with a text layer still count
             if len(scanned) == len(texts):
                 raise
             coverage.warnings.append(str(exc))
+            pages_read = {}
+        read = {n: page.text for n, page in pages_read.items() if page.text}
+        coverage.warnings += [f"page {n}: {page.note}" for n, page in pages_read.items() if page.note]
     tables, table_warnings = find_tables(path, [n for n, text in enumerate(texts, start=1) if text and n not in read])
     coverage.warnings += table_warnings
     sections: list[Section] = []

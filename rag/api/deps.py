@@ -22,7 +22,7 @@ from rag.query_pipeline import QueryPipeline
 from rag.store.base import Condition, visible_to
 from rag.store.edge import require_free_space
 from rag.stored_chunk import DOC_ID
-from rag.wiring import OpenStores, build_parts, collection_names
+from rag.wiring import OpenStores, build_parts, collection_names, make_page_reader
 
 log = logging.getLogger("ragline")
 _MAX_NAME_BYTES = 255  # what the filesystems we run on allow for one name
@@ -38,6 +38,8 @@ class ServerState:
         self.stores = OpenStores(settings)
         self.parts = build_parts(settings, self.stores, embedder)
         self.meter = self.parts.meter
+        # RAGLINE_OCR=llm: uploads' scanned pages go to the server's LLM, metered with its searches.
+        self._page_reader = make_page_reader(settings, self.meter, self.parts.llm)
         self._write_lock = threading.Lock()
         self.ready = False
         self.llm_state: dict[str, Any] = {"backend": None, "status": "none"}
@@ -72,7 +74,7 @@ class ServerState:
 
     def _ingestor(self, collection: str | None) -> Ingestor:
         store = self.stores(collection, create=True)  # under the write lock: the collection cap holds
-        return Ingestor(self.settings, store, self.parts.embedder, self.parts.sparse)
+        return Ingestor(self.settings, store, self.parts.embedder, self.parts.sparse, self._page_reader)
 
     def upload_dir(self, collection: str | None) -> Path:
         path = Path(self.settings.data_dir) / "uploads" / self.stores(collection).name

@@ -27,7 +27,11 @@ def make_llm(settings: Settings) -> LLMBackend | None:
             settings.gemini_api_key.get_secret_value(),
             settings.gemini_model,
             base_url=settings.gemini_base_url,
-            thinking={"rerank": settings.gemini_thinking_rerank, "answer": settings.gemini_thinking_answer},
+            thinking={
+                "rerank": settings.gemini_thinking_rerank,
+                "answer": settings.gemini_thinking_answer,
+                "transcribe": settings.gemini_thinking_transcribe,
+            },
             temperature=settings.gemini_temperature,
         )
     elif choice == "ollama":

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-Purpose = Literal["rerank", "answer"]
+Purpose = Literal["rerank", "answer", "transcribe"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,7 @@ class LLMRequest:
     max_tokens: int
     timeout_s: float
     json_schema: dict[str, Any] | None = None  # structured output where the backend supports it
+    images: tuple[bytes, ...] = ()  # PNG images sent with the prompt (page transcription)
 
 
 @dataclass(frozen=True, slots=True)

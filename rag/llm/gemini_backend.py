@@ -120,7 +120,7 @@ class GeminiBackend:
     def complete(self, request: LLMRequest) -> Completion:
         try:
             r = self._client.models.generate_content(
-                model=self.model, contents=request.prompt, config=self._config(request)
+                model=self.model, contents=_contents(request), config=self._config(request)
             )
         except Exception as exc:
             raise _mapped(exc, self.model) from exc
@@ -131,7 +131,7 @@ class GeminiBackend:
         last = None
         try:
             for chunk in self._client.models.generate_content_stream(
-                model=self.model, contents=request.prompt, config=self._config(request)
+                model=self.model, contents=_contents(request), config=self._config(request)
             ):
                 last = chunk
                 if chunk.text:
@@ -150,6 +150,13 @@ class GeminiBackend:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _contents(request: LLMRequest) -> str | list[types.Part | str]:
+    """The prompt, after its images as ``inlineData`` parts when it has any."""
+    if not request.images:
+        return request.prompt
+    return [*(types.Part.from_bytes(data=image, mime_type="image/png") for image in request.images), request.prompt]
 
 
 def _checked(text: str, response: types.GenerateContentResponse | None) -> Completion:

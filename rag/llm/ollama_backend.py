@@ -64,12 +64,16 @@ class OllamaBackend:
             "model": self.model,
             "messages": [
                 {"role": "system", "content": request.system},
-                {"role": "user", "content": request.prompt},
+                {
+                    "role": "user",
+                    "content": request.prompt,
+                    **({"images": list(request.images)} if request.images else {}),
+                },
             ],
             "format": request.json_schema,
             "options": {"temperature": 0, "num_ctx": self.num_ctx, "num_predict": request.max_tokens, "seed": 1},
             "keep_alive": self.keep_alive,
-            "think": False if request.purpose == "rerank" else None,
+            "think": False if request.purpose in ("rerank", "transcribe") else None,
         }
 
     def _prompt_filled(self, done: Any, request: LLMRequest) -> bool:

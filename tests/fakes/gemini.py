@@ -6,7 +6,8 @@
 - ``thinkingLevel`` with ``thinkingBudget`` is a 400; so is ``thinkingLevel`` on a 2.5 model.
 - A bad key is a 400 with ``ErrorInfo.reason: API_KEY_INVALID``; an unknown model a 404; a 429 may carry
   ``RetryInfo.retryDelay``; a blocked prompt has no candidates, a blocked answer a ``finishReason`` like SAFETY.
-- Tokens are counted at about 4 characters each.
+- Tokens are counted at about 4 characters each; an image (``inlineData``) costs 1,120 prompt tokens (Gemini 3's
+  default media resolution for images), and one that does not decode is a 400 "Unable to process input image".
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 import re
 from typing import Any
 
-from tests.fakes.server import Behaviour, FakeHandler, FakeLLM, FakeServer
+from tests.fakes.server import Behaviour, FakeHandler, FakeLLM, FakeServer, decode_images
 
 _ROUTE = re.compile(r"^/v1(?:beta)?/models/(?P<model>[^:/?]+)(?::(?P<method>generateContent|streamGenerateContent))?")
 _STATUS = {
@@ -30,6 +31,7 @@ MODELS = ("gemini-3.1-flash-lite", "gemini-2.5-flash-lite")
 BAD_KEY = "bad-key"
 # Thought tokens a Gemini 3.x model spends per level (and with no thinkingConfig at all).
 THOUGHTS = {"MINIMAL": 12, "LOW": 180, "MEDIUM": 700, "HIGH": 2400, None: 400}
+IMAGE_TOKENS = 1120
 
 
 def _texts(content: dict[str, Any] | None) -> str:
@@ -120,12 +122,29 @@ class GeminiHandler(FakeHandler):
             return
         system = _texts(body.get("systemInstruction"))
         prompt = "".join(_texts(c) for c in body.get("contents", []))
-        prompt_tokens = self.fake.count_tokens(system) + self.fake.count_tokens(prompt)
+        # Proto JSON takes camelCase or proto field names (the SDK sends inlineData with mime_type).
+        parts = [p for c in body.get("contents", []) for p in c.get("parts", [])]
+        inline = [
+            p.get("inlineData", p.get("inline_data")) or {} for p in parts if {"inlineData", "inline_data"} & set(p)
+        ]
+        images = decode_images([i.get("data", "") for i in inline], proto_json=True)
+        mime_types = [str(i.get("mimeType", i.get("mime_type", ""))) for i in inline]
+        if isinstance(images, str) or not all(m.startswith("image/") for m in mime_types):
+            self.send_json(
+                400,
+                _error(
+                    400,
+                    "Unable to process input image. Please retry or report in "
+                    "https://developers.generativeai.google/guide/troubleshooting",
+                ),
+            )
+            return
+        prompt_tokens = self.fake.count_tokens(system) + self.fake.count_tokens(prompt) + IMAGE_TOKENS * len(images)
         if behaviour.prompt_blocked:
             feedback = {"blockReason": behaviour.prompt_blocked}
             self.send_json(200, {"promptFeedback": feedback, "usageMetadata": {"promptTokenCount": prompt_tokens}})
             return
-        text, cut = self.fake.write(behaviour, system, prompt, config.get("responseJsonSchema"))
+        text, cut = self.fake.write(behaviour, system, prompt, config.get("responseJsonSchema"), images)
         text, finish, thoughts = self._within_cap(text, cut, thoughts, config.get("maxOutputTokens"))
         if behaviour.blocked:
             text, finish = "", behaviour.blocked

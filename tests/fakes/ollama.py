@@ -5,6 +5,8 @@
   ``prompt_eval_count`` then sits at the limit.
 - Thinking models (qwen3) think unless ``think: false`` and spend ``num_predict`` on it; ``think: true`` on a
   model that cannot think is a 400.
+- Images (base64 in a message's ``images``) cost 256 prompt tokens each (Gemma 3); bad base64 is a 400, bytes
+  that are no image a 500.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.fakes.server import FakeHandler, FakeLLM, FakeServer
+from tests.fakes.server import FakeHandler, FakeLLM, FakeServer, decode_images
 
 THINKING_MODELS = ("qwen3:4b",)
 THOUGHTS = 300  # tokens a thinking model spends before its answer
+IMAGE_TOKENS = 256
 
 
 class OllamaHandler(FakeHandler):
@@ -55,16 +58,24 @@ class OllamaHandler(FakeHandler):
             messages = body.get("messages", [])
             system = "".join(m["content"] for m in messages if m["role"] == "system")
             prompt = "".join(m["content"] for m in messages if m["role"] == "user")
+            images = decode_images([i for m in messages for i in m.get("images") or []])
         else:
             system, prompt = body.get("system", ""), body.get("prompt", "")
+            images = decode_images(body.get("images") or [])
+        if images == "base64":
+            self.send_json(400, {"error": "illegal base64 data at input byte 0"})
+            return
+        if isinstance(images, str):
+            self.send_json(500, {"error": "failed to process inputs: image: unknown format"})
+            return
         options = body.get("options") or {}
         num_ctx, num_predict = int(options.get("num_ctx", 2048)), int(options.get("num_predict", 128))
-        prompt_tokens = self.fake.count_tokens(system) + self.fake.count_tokens(prompt)
+        prompt_tokens = self.fake.count_tokens(system) + self.fake.count_tokens(prompt) + IMAGE_TOKENS * len(images)
         if prompt_tokens > num_ctx:  # cut from the front, system prompt first, without a word
             system, prompt = "", prompt[-num_ctx * 4 :]
             prompt_tokens = num_ctx
         fmt = body.get("format")
-        text, cut = self.fake.write(behaviour, system, prompt, fmt if isinstance(fmt, dict) else None)
+        text, cut = self.fake.write(behaviour, system, prompt, fmt if isinstance(fmt, dict) else None, images)
         thoughts = min(THOUGHTS, num_predict) if thinks and body.get("think") is not False else 0
         if self.fake.count_tokens(text) > num_predict - thoughts:
             text, cut = text[: max(0, num_predict - thoughts) * 4], True

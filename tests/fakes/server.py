@@ -11,15 +11,48 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
 
 # What the model "writes", given the system text, the prompt and the JSON schema asked for (or None).
 Responder = Callable[[str, str, dict | None], str]
+# What a multimodal model "reads" off the images sent with a prompt.
+ImageReader = Callable[[list["PILImage"]], str]
 BABBLE = "Sure! Here is what I think about these passages, in no particular order: they are all quite good."
 
 
 def echo_responder(system: str, prompt: str, schema: dict | None) -> str:
     return json.dumps({"echo": prompt[:40]}) if schema else f"You asked: {prompt[:40]}"
+
+
+def page_size_reader(images: list[PILImage]) -> str:
+    return "\n".join(f"A page of {image.width}x{image.height} pixels." for image in images)
+
+
+def decode_images(encoded: list[str], proto_json: bool = False) -> list[PILImage] | str:
+    """Base64 images as the services decode them, or what is wrong with one. ``proto_json``: Gemini's proto JSON
+    takes standard or URL-safe base64, padded or not (google-genai sends URL-safe); Ollama (Go) standard only."""
+    import base64
+    import binascii
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    images = []
+    for data in encoded:
+        if proto_json:
+            data = data.replace("-", "+").replace("_", "/") + "=" * (-len(data) % 4)
+        try:
+            image = Image.open(io.BytesIO(base64.b64decode(data, validate=True)))
+            image.load()
+        except binascii.Error:
+            return "base64"
+        except (UnidentifiedImageError, OSError):
+            return "format"
+        images.append(image)
+    return images
 
 
 def tokens_of(text: str) -> int:
@@ -52,17 +85,20 @@ class FakeLLM:
     connections: int = 0  # TCP connections accepted: a client that reuses its pool keeps this small
     loads: int = 0  # Ollama model loads (an empty generate), apart from the calls in ``requests``
     thoughts: int | None = None  # thought tokens every Gemini 3.x call spends, instead of its level's share
+    reader: ImageReader = page_size_reader
 
     def next_behaviour(self, body: dict[str, Any], path: str) -> Behaviour:
         with self.lock:
             self.requests.append({"path": path, "body": body})
             return self.script.pop(0) if self.script else self.default
 
-    def write(self, behaviour: Behaviour, system: str, prompt: str, schema: dict | None) -> tuple[str, bool]:
+    def write(
+        self, behaviour: Behaviour, system: str, prompt: str, schema: dict | None, images: list[PILImage] | None = None
+    ) -> tuple[str, bool]:
         """The text to send and whether it was cut at the token limit."""
         if behaviour.output == "babble":
             return BABBLE, False
-        text = self.responder(system, prompt, schema)
+        text = self.reader(images) if images else self.responder(system, prompt, schema)
         if behaviour.output == "truncate":
             return text[: max(1, len(text) // 2)], True
         return text, False

@@ -1,0 +1,56 @@
+"""Page transcription by the configured multimodal LLM (``RAGLINE_OCR=llm``): each page image goes to Gemini as
+``inlineData`` or to Ollama (Gemma 3) in ``images``, for its text verbatim and a line for each figure. Every call
+is metered under the ``ingest`` stage. A page the LLM does not transcribe (down, rate limited, blocked — Gemini
+stops verbatim copies with RECITATION —, cut at the token cap, or empty) is read by local OCR, and says so."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import TYPE_CHECKING
+
+from ingest.loaders.ocr import OCR, PageRead
+from rag.errors import LLMError
+from rag.llm.base import LLMRequest
+from rag.llm.usage import Usage
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+    from rag.llm.usage import MeteredLLM
+
+SYSTEM = (
+    "You transcribe scanned document pages. Write all the text on the page verbatim, in reading order, one line "
+    "per printed line; write tables as Markdown rows. Then write one line starting with 'Figure:' for each figure "
+    "or photo, saying in one sentence what it shows. Write nothing else: no comments, no code fences. A page "
+    "without text or figures gets an empty answer."
+)
+PROMPT = "Transcribe this page."
+STAGE = "ingest"
+_FENCE = re.compile(r"^```[\w-]*\n|\n?```\s*$")
+
+
+class LLMReader:
+    """Reads page images with an LLM, falling back to local OCR page by page."""
+
+    def __init__(self, llm: MeteredLLM, max_tokens: int, timeout_s: float) -> None:
+        self.llm = llm
+        self.max_tokens = max_tokens
+        self.timeout_s = timeout_s
+
+    def read(self, image: Image, document: bool, usage: Usage | None) -> PageRead:
+        png = io.BytesIO()
+        image.convert("RGB").save(png, format="PNG")
+        request = LLMRequest(SYSTEM, PROMPT, "transcribe", self.max_tokens, self.timeout_s, images=(png.getvalue(),))
+        try:
+            out = self.llm.complete(request, STAGE, usage if usage is not None else Usage())
+        except LLMError as exc:
+            return PageRead(OCR.read(image, document), f"read by local OCR ({exc})")
+        if out.truncated:
+            why = f"the transcription was cut at RAGLINE_OCR_LLM_MAX_TOKENS ({self.max_tokens})"
+            return PageRead(OCR.read(image, document), f"read by local OCR ({why})")
+        text = _FENCE.sub("", out.text.strip()).strip()
+        if not text:  # the model saw nothing: local OCR may still find text it missed
+            local = OCR.read(image, document)
+            return PageRead(local, "read by local OCR (the LLM transcribed nothing)" if local else None)
+        return PageRead(text)
