@@ -69,7 +69,7 @@ def test_gemini_transcribes_scanned_pages_and_its_usage_is_recorded(tmp_path: Pa
 @pytest.mark.parametrize(
     "failure",
     [
-        Behaviour(status=429, retry_delay_s=0.2),
+        Behaviour(status=429),  # no retryDelay to wait for
         Behaviour(blocked="RECITATION"),  # Gemini stops verbatim copies of known text
         Behaviour(output="truncate"),  # cut at the output cap: MAX_TOKENS
         Behaviour(status=503),
@@ -96,6 +96,18 @@ def test_a_failed_transcription_falls_back_to_local_ocr_for_that_page(
     [warning] = file["warnings"]
     assert warning.startswith("page 1: read by local OCR (")
     assert report.llm_usage["calls"] == 2 and file["ocr_pages"] == 2
+
+
+def test_a_429_with_a_retry_delay_is_waited_out_and_the_page_sent_again(tmp_path: Path, embedder) -> None:
+    scanned_pdf(tmp_path / "docs")
+    script = [Behaviour(status=429, retry_delay_s=0.3)]
+    with gemini_server(FakeLLM(reader=transcribe, script=script)) as llm:
+        s = Settings(
+            data_dir=tmp_path / "data", ocr="llm", ocr_llm_concurrency=1, gemini_api_key="k", gemini_base_url=llm.url
+        )
+        report, texts = ingest(s, embedder, tmp_path / "docs")
+    assert texts == {1: "LLM read: owls and penguins.", 2: "LLM read: tides."} and report.files[0]["warnings"] == []
+    assert len(llm.fake.requests) == 3 and report.llm_usage["calls"] == 3  # the refused call is metered too
 
 
 def test_a_bad_key_is_reported_and_every_page_still_read(tmp_path: Path, embedder) -> None:

@@ -1,16 +1,18 @@
 """Page transcription by the configured multimodal LLM (``RAGLINE_OCR=llm``): each page image goes to Gemini as
 ``inlineData`` or to Ollama (Gemma 3) in ``images``, for its text verbatim and a line for each figure. Every call
 is metered under the ``ingest`` stage. A page the LLM does not transcribe (down, rate limited, blocked — Gemini
-stops verbatim copies with RECITATION —, cut at the token cap, or empty) is read by local OCR, and says so."""
+stops verbatim copies with RECITATION —, cut at the token cap, or empty) is read by local OCR, and says so;
+a 429 with a ``retryDelay`` of up to a minute is waited out and the page sent again, twice at most."""
 
 from __future__ import annotations
 
 import io
 import re
+import time
 from typing import TYPE_CHECKING
 
 from ingest.loaders.ocr import OCR, PageRead
-from rag.errors import LLMError
+from rag.errors import LLMError, LLMRateLimitedError
 from rag.llm.base import LLMRequest
 from rag.llm.usage import Usage
 
@@ -27,6 +29,8 @@ SYSTEM = (
 )
 PROMPT = "Transcribe this page."
 STAGE = "ingest"
+_ATTEMPTS = 3  # per page, when the provider asks to wait and retry (429 with a retryDelay)
+_MAX_WAIT_S = 60.0
 _FENCE = re.compile(r"^```[\w-]*\n|\n?```\s*$")
 
 
@@ -42,10 +46,19 @@ class LLMReader:
         png = io.BytesIO()
         image.convert("RGB").save(png, format="PNG")
         request = LLMRequest(SYSTEM, PROMPT, "transcribe", self.max_tokens, self.timeout_s, images=(png.getvalue(),))
-        try:
-            out = self.llm.complete(request, STAGE, usage if usage is not None else Usage())
-        except LLMError as exc:
-            return PageRead(OCR.read(image, document), f"read by local OCR ({exc})")
+        usage = usage if usage is not None else Usage()
+        for attempt in range(_ATTEMPTS):
+            try:
+                out = self.llm.complete(request, STAGE, usage)
+                break
+            except LLMRateLimitedError as exc:
+                # Ingest can wait: the delay the provider asked for (the SDK ignores it), within reason.
+                wait = exc.retry_after_s
+                if wait is None or wait > _MAX_WAIT_S or attempt == _ATTEMPTS - 1:
+                    return PageRead(OCR.read(image, document), f"read by local OCR ({exc})")
+                time.sleep(wait)
+            except LLMError as exc:
+                return PageRead(OCR.read(image, document), f"read by local OCR ({exc})")
         if out.truncated:
             why = f"the transcription was cut at RAGLINE_OCR_LLM_MAX_TOKENS ({self.max_tokens})"
             return PageRead(OCR.read(image, document), f"read by local OCR ({why})")
