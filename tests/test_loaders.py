@@ -247,6 +247,7 @@ def test_docx_tables_headers_and_footers_are_kept(tmp_path: Path) -> None:
     merged[0].merge(merged[2]).text = "Prices include tax"
     d.sections[0].header.paragraphs[0].text = "Café Menu — internal"
     d.sections[0].footer.paragraphs[0].text = "Page footer text"
+    d.add_comment(d.paragraphs[1].runs, text="Check the oat price", author="Ann")
     d.save(str(tmp_path / "menu.docx"))
     [doc] = load(tmp_path / "menu.docx", "menu.docx")
     tables = [s for s in doc.sections if s.metadata.get("table")]
@@ -257,7 +258,9 @@ def test_docx_tables_headers_and_footers_are_kept(tmp_path: Path) -> None:
     assert "| Espresso | 2.10 | 2.90 |" in tables[0].text and "| Latte \\| oat | 3.20 | 4.10 |" in tables[0].text
     assert tables[-1].text.endswith("| Prices include tax |  |  |")  # a merged cell once
     assert tables[0].metadata["headings"] == ["Prices"]
-    assert doc.sections[-1].text == "Café Menu — internal\nPage footer text"
+    assert doc.sections[-2].text == "Café Menu — internal\nPage footer text"
+    assert doc.sections[-1].text == "Ann: Check the oat price" and doc.sections[-1].metadata == {"part": "comments"}
+    assert doc.coverage.tables == 1
 
     only = docx.Document()
     only.add_table(rows=2, cols=2).rows[1].cells[0].text = "just a table"

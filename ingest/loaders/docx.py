@@ -85,6 +85,10 @@ def load_docx(path: Path, doc_id: str) -> list[Document]:
     )
     if margins:
         sections.append(Section("\n".join(margins), {"part": "header/footer"}))
+    # Review comments, each once with its author (python-docx reads them since 1.2).
+    comments = [f"{c.author or 'comment'}: {c.text.strip()}" for c in d.comments if c.text.strip()]
+    if comments:
+        sections.append(Section("\n".join(comments), {"part": "comments"}))
     if not sections:
         raise LoaderError("DOCX has no text")
     return [Document(doc_id=doc_id, title=title or path.stem, format="docx", sections=sections, coverage=coverage)]
