@@ -77,8 +77,9 @@ class Chunker:
         return chunks
 
     def _split(self, text: str, budget: int) -> list[str]:
-        words = [m.group() for m in _WORD.finditer(text)]
-        words, counts = self._fit_words(words, budget)
+        """Pieces of ``text`` within ``budget``, each cut from the text as it is: line breaks (code, lists, table
+        rows) stay; the embedders read them as spaces."""
+        words, counts, spans = self._fit_words([(m.group(), m.start()) for m in _WORD.finditer(text)], budget)
         out: list[str] = []
         start, n = 0, len(words)
         while start < n:
@@ -89,7 +90,7 @@ class Chunker:
             end = max(end, start + 1)
             if end < n:
                 end = self._sentence_end(words, counts, start, end, budget)
-            out.append(" ".join(words[start:end]))
+            out.append(text[spans[start][0] : spans[end - 1][1]])
             if end >= n:
                 break
             # Step back over at most `overlap` word pieces, always moving forward.
@@ -112,20 +113,28 @@ class Chunker:
             used -= counts[i - 1]
         return end
 
-    def _fit_words(self, words: list[str], budget: int) -> tuple[list[str], list[int]]:
-        """Per-word counts; a single word longer than the budget (a hash, a URL) is split into pieces that fit."""
+    def _fit_words(
+        self, found: list[tuple[str, int]], budget: int
+    ) -> tuple[list[str], list[int], list[tuple[int, int]]]:
+        """Words (with where they start) as words, per-word counts and spans; a single word longer than the budget
+        (a hash, a URL) is split into pieces that fit."""
+        words = [w for w, _ in found]
         counts = self._count(words)
+        spans = [(at, at + len(w)) for w, at in found]
         if all(c <= budget for c in counts):
-            return words, counts
+            return words, counts, spans
         out_w: list[str] = []
         out_c: list[int] = []
-        for w, c in zip(words, counts, strict=True):
+        out_s: list[tuple[int, int]] = []
+        for (w, at), c in zip(found, counts, strict=True):
             if c <= budget:
                 out_w.append(w)
                 out_c.append(c)
+                out_s.append((at, at + len(w)))
                 continue
             size = max(1, len(w) * budget // (2 * c))
             pieces = [w[i : i + size] for i in range(0, len(w), size)]
             out_w.extend(pieces)
             out_c.extend(self._count(pieces))
-        return out_w, out_c
+            out_s.extend((at + i, at + min(i + size, len(w))) for i in range(0, len(w), size))
+        return out_w, out_c, out_s

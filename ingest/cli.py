@@ -51,11 +51,18 @@ def _human(report: IngestReport) -> str:
 
 
 class _Progress:
-    """A tqdm bar on a terminal; silent otherwise."""
+    """A tqdm bar of files on a terminal, with the chunks written so far (a big file moves it too); silent
+    otherwise."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.bar = None
+        self.written = 0
+
+    def chunks(self, n: int) -> None:
+        self.written += n
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{self.written} chunks written")
 
     def __call__(self, n: int) -> None:
         if not self.enabled:
@@ -92,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                 return _watch(ingestor, args)
             progress = _Progress(sys.stderr.isatty() and not args.json)
             try:
-                report = ingestor.run(args.paths, prune=args.prune, on_file=progress)
+                report = ingestor.run(args.paths, prune=args.prune, on_file=progress, on_chunks=progress.chunks)
             finally:
                 progress.close()
         finally:

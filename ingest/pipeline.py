@@ -142,16 +142,22 @@ class Ingestor:
 
     # -- public entry points ---------------------------------------------------------------------
     def run(
-        self, paths: list[Path], *, prune: bool = False, on_file: Callable[[int], None] | None = None
+        self,
+        paths: list[Path],
+        *,
+        prune: bool = False,
+        on_file: Callable[[int], None] | None = None,
+        on_chunks: Callable[[int], None] | None = None,
     ) -> IngestReport:
         """Make the collection mirror ``paths``; with ``prune``, delete documents whose files are gone.
 
-        ``on_file`` is called with the number of files discovered first, then once per file done.
+        ``on_file`` is called with the number of files discovered first, then once per file done; ``on_chunks``
+        with the chunks of each batch written (progress inside one big file).
         """
         files, scope = discover(paths)
         if on_file:
             on_file(len(files))
-        report = self.ingest_files(files, scope if prune else None, on_file)
+        report = self.ingest_files(files, scope if prune else None, on_file, on_chunks=on_chunks)
         report.skipped = dict(sorted(scope.skipped.items()))
         return report
 
@@ -161,6 +167,7 @@ class Ingestor:
         prune_scope: Scope | None = None,
         on_file: Callable[[int], None] | None = None,
         writer: tuple[str, ...] | None = None,
+        on_chunks: Callable[[int], None] | None = None,
     ) -> IngestReport:
         """Store ``files``; ``writer``: the ACL identities of whoever sends them (None: sees every document) —
         a stored document it may not see is never replaced."""
@@ -179,9 +186,9 @@ class Ingestor:
             batch.append(pending)
             batch_chunks += len(pending.chunks)
             if batch_chunks >= self.settings.ingest_batch_chunks:
-                self._write(batch, report)
+                self._write(batch, report, on_chunks)
                 batch, batch_chunks = [], 0
-        self._write(batch, report)
+        self._write(batch, report, on_chunks)
         if prune_scope is not None:
             gone = [
                 doc_id
@@ -314,7 +321,7 @@ class Ingestor:
             report.files.append(file_coverage(unicode_safe(str(f.path)), docs))
         return kept
 
-    def _write(self, batch: list[_Pending], report: IngestReport) -> None:
+    def _write(self, batch: list[_Pending], report: IngestReport, on_chunks: Callable[[int], None] | None) -> None:
         """Embed and upsert the batch's chunks ``RAGLINE_INGEST_BATCH_CHUNKS`` at a time (a huge document too,
         in bounded memory); each document's old chunks are deleted only after all its new ones are written."""
         if not batch:
@@ -341,6 +348,8 @@ class Ingestor:
                 ]
             )
             written += len(part)
+            if on_chunks:
+                on_chunks(len(part))
         for p in batch:
             if p.resumed:  # chunks the killed run wrote carry what the file's ACL and stamp were then
                 self.store.update_payload(p.doc.doc_id, {ACL: list(p.doc.acl) or None, FILE_STAMP: p.file_stamp})

@@ -63,3 +63,17 @@ def test_huge_text_is_tokenised_in_bounded_segments() -> None:
     parts = list(segments(text, size=100_000))
     assert "".join(parts) == text and len(parts) >= 5
     assert all(len(p) <= 100_000 for p in parts) and all(p.startswith("\n\nParagraph") for p in parts[1:])
+
+
+def test_chunks_keep_the_line_breaks_of_code_lists_and_tables(embedder: Embedder) -> None:
+    text = (
+        "Steps:\n- grind the beans\n- heat the water\n\n```\nwater = 93  # degrees\nbrew(water)\n```\n\n"
+        "| a | b |\n| --- | --- |"
+    )
+    [chunk] = default_chunker(embedder).chunk(Document("d", "Guide", "md", [Section(text)]))
+    assert chunk.text == text and chunk.embed_text == f"Guide\n{text}"
+    # Long text: every chunk is a verbatim slice of it, and together they cover every word.
+    long = "\n".join(f"- item {n}: check the valve\n  then the pump." for n in range(300))
+    chunks = default_chunker(embedder).chunk(Document("d", "List", "md", [Section(long)]))
+    assert len(chunks) > 1 and all(c.text in long and "\n" in c.text for c in chunks)
+    assert {w for c in chunks for w in c.text.split()} == set(long.split())

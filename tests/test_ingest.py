@@ -342,8 +342,10 @@ def test_a_killed_run_resumes_without_embedding_again_what_it_wrote(tmp_path: Pa
         assert sum(store.doc_states()["big.txt"].points_by_hash.values()) == 24  # three batches were written
         (src / "big.txt.acl").write_text("admins")  # changed while no run was going
         counting = _CountingEmbedder(embedder)
-        report = Ingestor(s, store, counting, make_sparse(s)).run([src])
+        written: list[int] = []  # progress inside the one big file: chunks per batch
+        report = Ingestor(s, store, counting, make_sparse(s)).run([src], on_chunks=written.append)
         total = report.resumed + report.chunks
+        assert sum(written) == report.chunks and len(written) > 2 and max(written) <= 8
         assert (report.resumed, report.updated) == (24, 1) and total > 40
         assert counting.texts == report.chunks == total - 24  # only what the killed run had not written
         state = store.doc_states()["big.txt"]
