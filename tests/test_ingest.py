@@ -146,6 +146,7 @@ def test_cli_json_and_exit_codes(tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     want = {"added", "updated", "unchanged", "deleted", "failed", "chunks", "seconds", "skipped", "files", "resumed"}
+    want.add("llm_usage")  # null unless RAGLINE_OCR=llm
     assert set(out) == want
     assert {Path(f["path"]).name: f["documents"] for f in out["files"]}["recs.jsonl"] == 1
     assert out["added"] == 6 and out["skipped"] == {".xyz": 1, "hidden": 1}

@@ -333,6 +333,7 @@ def test_spreadsheets_and_delimited_text(tmp_path: Path) -> None:
     assert [s.metadata["sheet"] for s in doc.sections] == ["Prices", "Stock"]
     assert doc.sections[0].text.startswith("| Drink | Price |\n| --- | --- |\n| Espresso | 2.1 |")
     assert "| Arabica | 12 |" in doc.sections[1].text
+    assert doc.coverage.tables == 2
 
     (tmp_path / "beans.csv").write_text("bean;origin\nArabica;Ethiopia\nRobusta;Vietnam\n")
     assert "| Robusta | Vietnam |" in load(tmp_path / "beans.csv", "beans.csv")[0].sections[0].text
@@ -361,6 +362,7 @@ def test_slides_with_tables_and_notes(tmp_path: Path) -> None:
         "Sales grew in every region." in doc.sections[0].text and "Notes: Mention the new café." in doc.sections[0].text
     )
     assert "| North | 120 |" in doc.sections[1].text
+    assert (doc.coverage.pages, doc.coverage.tables) == (len(doc.sections), 1)
 
 
 def test_email_messages(tmp_path: Path) -> None:
