@@ -481,3 +481,17 @@ def test_rtf_text_in_its_declared_code_page(tmp_path: Path) -> None:
     (tmp_path / "b.rtf").write_text("plain text with an .rtf name")
     with pytest.raises(LoaderError, match="not an RTF file"):
         load(tmp_path / "b.rtf", "b.rtf")
+
+
+def test_a_pdf_page_too_dense_for_table_analysis_keeps_its_text_and_says_so(tmp_path: Path) -> None:
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=4)
+    pdf.add_page()
+    pdf.rect(10, 10, 100, 50)
+    for _ in range(4):
+        pdf.line(10, 20, 110, 20)
+    pdf.multi_cell(0, 1.5, "dense words " * 2000)  # 24,000 characters on one page
+    pdf.output(str(tmp_path / "dense.pdf"))
+    [doc] = load(tmp_path / "dense.pdf", "dense.pdf")
+    assert "dense words" in doc.sections[0].text and doc.coverage.tables == 0
+    assert doc.coverage.warnings[0].startswith("page 1: ") and "too many to look for tables" in doc.coverage.warnings[0]

@@ -8,10 +8,10 @@ import logging
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any
 
 _MIN_PATHS = 4  # the four sides of the smallest ruled table
 _MAX_PAGES = 200  # pages of one file looked at by pdfplumber; past that, tables stay plain text
+_MAX_CHARS = 20_000  # a dense page has about 5,000
 
 logging.getLogger("pdfminer").setLevel(logging.ERROR)
 
@@ -22,21 +22,29 @@ class PageTables:
     tables: list[list[list[str]]]  # each table's rows of cells
 
 
-def _ruled(path: Path, pages: list[int]) -> list[int]:
-    """Those of ``pages`` that draw at least a few paths (lines, rectangles)."""
+def _ruled(path: Path, pages: list[int], warnings: list[str]) -> list[int]:
+    """Those of ``pages`` that draw at least a few paths (lines, rectangles), but not too many characters for
+    pdfminer's layout analysis (which grows faster than the page)."""
     import pypdfium2 as pdfium
     import pypdfium2.raw as pdfium_c
 
     pdf = pdfium.PdfDocument(str(path))
+    ruled = []
     try:
-        return [n for n in pages if _paths(pdf[n - 1], pdfium_c.FPDF_PAGEOBJ_PATH) >= _MIN_PATHS]
+        for n in pages:
+            page = pdf[n - 1]
+            if len(list(islice(page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_PATH]), _MIN_PATHS))) < _MIN_PATHS:
+                continue
+            text = page.get_textpage()
+            chars = text.count_chars()
+            text.close()
+            if chars > _MAX_CHARS:
+                warnings.append(f"page {n}: {chars} characters, too many to look for tables")
+                continue
+            ruled.append(n)
     finally:
         pdf.close()
-
-
-def _paths(page: Any, kind: int) -> int:
-    """How many path objects the page draws, counted up to ``_MIN_PATHS``."""
-    return len(list(islice(page.get_objects(filter=[kind]), _MIN_PATHS)))
+    return ruled
 
 
 def find_tables(path: Path, pages: list[int]) -> tuple[dict[int, PageTables], list[str]]:
@@ -47,7 +55,7 @@ def find_tables(path: Path, pages: list[int]) -> tuple[dict[int, PageTables], li
     found: dict[int, PageTables] = {}
     warnings = []
     try:
-        ruled = _ruled(path, pages)
+        ruled = _ruled(path, pages, warnings)
         if len(ruled) > _MAX_PAGES:
             warnings.append(f"tables looked for on the first {_MAX_PAGES} pages with lines only")
             ruled = ruled[:_MAX_PAGES]
