@@ -47,7 +47,9 @@ class Settings(BaseSettings):
     )
 
     embed_model: str = Field(DEFAULT_EMBED_MODEL, description="sentence-transformers model name or path.")
-    embed_batch_size: int = Field(64, ge=1, le=4096, description="Chunks per encode call.")
+    # 16: the same speed as 64 on 2 cores, half the peak memory (ONNX Runtime keeps the largest batch's
+    # activations; bench/embed_batch.py: 894 MB against 1,777 MB).
+    embed_batch_size: int = Field(16, ge=1, le=4096, description="Chunks per encode call.")
     embed_device: str | None = Field(None, description="torch device; None lets sentence-transformers choose.")
     embed_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
         "onnx-int8",
