@@ -283,12 +283,14 @@ class Ingestor:
 
     def _stamp(self, f: SourceFile) -> str:
         """The file's size and mtime with what else decides how it reads (its sidecar ACL, the chunking and
-        embedding settings): while it is the same, the file's documents are the same."""
+        embedding settings, how scanned pages are read): while it is the same, the file's documents are the same."""
         try:
             st = f.path.stat()
         except OSError:
             return ""
-        key = [st.st_size, st.st_mtime_ns, list(f.acl), self._fingerprint]
+        s = self.settings
+        reading = [s.ocr, s.ocr_dpi, s.ocr_min_chars] if s.ocr != "off" else ["off"]
+        key = [st.st_size, st.st_mtime_ns, list(f.acl), self._fingerprint, reading]
         return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
 
     def _load(

@@ -10,6 +10,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ingest import loaders
 from ingest.loaders.ocr import OcrOptions, reading_order
+from rag.config import Settings
 from rag.errors import LoaderError
 from tests.test_loaders import LIMITS, OCR
 
@@ -119,3 +120,22 @@ def test_a_full_scanned_page_keeps_its_lines_and_spaces(tmp_path: Path) -> None:
     [doc] = load(tmp_path / "page.pdf")
     assert len(doc.sections[0].text.splitlines()) == 30
     assert cer(doc.sections[0].text, "\n".join(lines)) <= 0.02, doc.sections[0].text[:300]
+
+
+def test_turning_ocr_on_reads_again_the_files_stored_without_it(tmp_path: Path, make_ingestor) -> None:
+    from fpdf import FPDF
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    render(LINES).save(tmp_path / "scan.png")
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=12)
+    pdf.multi_cell(0, 10, "A typed first page about tides.")
+    pdf.add_page()
+    pdf.image(str(tmp_path / "scan.png"), w=180)  # a scanned second page
+    pdf.output(str(docs / "mixed.pdf"))
+    off = make_ingestor(Settings(data_dir=tmp_path / "data", ocr="off")).run([docs])
+    assert off.added == 1 and off.files[0]["warnings"] == ["no text on page 2 (RAGLINE_OCR=off)"]
+    on = make_ingestor(Settings(data_dir=tmp_path / "data", ocr="local")).run([docs])
+    assert on.updated == 1 and on.files[0]["ocr_pages"] == 1  # not skipped as unchanged: the way it reads changed
