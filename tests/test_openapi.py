@@ -57,3 +57,8 @@ def test_every_filter_the_server_accepts_is_valid_by_the_schema(tmp_path_factory
     except FilterError:
         return
     jsonschema.validate(flt, schema)  # a client validating against the schema never refuses a working filter
+
+
+def test_streamed_chat_completions_are_documented_as_server_sent_events(tmp_path: Path) -> None:
+    content = _openapi(tmp_path)["paths"]["/v1/chat/completions"]["post"]["responses"]["200"]["content"]
+    assert set(content) == {"application/json", "text/event-stream"}  # schemathesis: ST105 without it

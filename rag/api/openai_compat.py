@@ -105,7 +105,8 @@ def _answer_events(request: Request, state: ServerState, body: ChatRequest) -> I
 @router.post(
     "/chat/completions",
     summary="OpenAI-compatible chat: a cited answer from the collection `model`.",
-    responses=ERROR_RESPONSES,
+    # `stream: true` answers with Server-Sent Events of chat.completion.chunk objects.
+    responses={**ERROR_RESPONSES, 200: {"content": {"application/json": {}, "text/event-stream": {}}}},
 )
 def chat_completions(body: ChatRequest, request: Request, state: State):
     events = _answer_events(request, state, body)

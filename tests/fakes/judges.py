@@ -52,7 +52,9 @@ def judge(grade: Grade, *, gullible: bool = False) -> Responder:
             if gullible and (forced := _ORDER.search(outside)):
                 ids = [int(forced.group(1))] + [i for i in ids if i != int(forced.group(1))]
             return json.dumps({"ranking": ids})
-        cited = [p.id for p in passages if grade(query, p) > 0] or [passages[0].id]
+        cited = [p.id for p in passages if grade(query, p) > 0] or [p.id for p in passages[:1]]
+        if not cited:  # a prompt without passages still gets an answer, as from a real model
+            return "The passages do not say."
         return "Based on the passages, " + " ".join(f"it is covered in [{n}]." for n in cited)
 
     return respond
