@@ -63,12 +63,14 @@ def test_search_and_streamed_cited_answer(page_url: str, browser) -> None:
     browser.find_element(By.ID, "query").send_keys("where do penguins live")
     browser.find_element(By.CSS_SELECTOR, "#search button").click()
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#results li")))
+    # The list is drawn again as the search and then the answer come in: read it once the page has settled
+    # (reading it earlier raced with a redraw: a stale element).
+    wait.until(lambda d: "rerank" in d.find_element(By.ID, "answer-meta").text)
+    wait.until(lambda d: "rerank: ok" in d.find_element(By.ID, "status").text)
     first = browser.find_element(By.CSS_SELECTOR, "#results li")
     assert "Penguins" in first.find_element(By.CLASS_NAME, "title").text
     assert [m.text.lower() for m in first.find_elements(By.TAG_NAME, "mark")] == ["penguins", "live"]
-    assert "rerank: ok" in browser.find_element(By.ID, "status").text
 
-    wait.until(lambda d: "rerank" in d.find_element(By.ID, "answer-meta").text)
     answer = browser.find_element(By.ID, "answer-text")
     citation = answer.find_element(By.CSS_SELECTOR, "a.citation")
     assert citation.text == "[1]" and answer.text.endswith("[1].")  # the fake answers "... covered in [1]."
