@@ -188,16 +188,29 @@ class Settings(BaseSettings):
         "candidate), listwise (RankGPT windows).",
     )
     rerank_weight: float = Field(
-        1.0,
+        6.0,
         ge=0,
-        description="What an LLM grade that stands out adds to the retrieval score (scaled 0-1), per standard "
-        "deviation past RAGLINE_RERANK_STANDOUT (chosen with bench/rerank.py; 0: retrieval order).",
+        description="What a grade of 10 adds over a grade of 0, in units of the candidates' retrieval score range "
+        "(min-max scaled), when the judge is trusted in full (chosen with bench/rerank.py; 0: retrieval order).",
     )
-    rerank_standout: float = Field(
-        2.0,
-        ge=0,
-        description="Standard deviations above the query's mean grade before a grade moves a passage.",
+    rerank_full_trust_agreement: float = Field(
+        0.2,
+        gt=0,
+        le=1,
+        description="The judge's agreement with retrieval over recent queries (Goodman-Kruskal gamma, its 2-sigma "
+        "lower bound) at which its grades count in full; below it they count in proportion, at 0 not at all.",
     )
+    rerank_trust_memory: float = Field(
+        0.98, gt=0, lt=1, description="Share of the judge's record kept per query (0.98: about the last 50)."
+    )
+    rerank_prior_agreement: float = Field(
+        0.6,
+        ge=-1,
+        le=1,
+        description="The agreement a new process assumes of the judge, worth RAGLINE_RERANK_PRIOR_PAIRS graded "
+        "pairs: trusted at first (0.76 of full with the defaults), until its record says otherwise.",
+    )
+    rerank_prior_pairs: float = Field(20.0, gt=0, description="Weight of RAGLINE_RERANK_PRIOR_AGREEMENT.")
     rerank_candidates: int = Field(
         20, ge=2, le=100, description="Retrieved candidates the LLM judges (never more per query)."
     )

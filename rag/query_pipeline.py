@@ -27,7 +27,7 @@ from rag.stored_chunk import SearchResult
 @dataclass(slots=True)
 class SearchReply:
     results: list[SearchResult]
-    rerank: dict[str, Any]  # status (disabled, skipped, ok, fallback), backend, reason, cached
+    rerank: dict[str, Any]  # status (disabled, skipped, ok, fallback), backend, reason, cached, trust
     usage: Usage
     timings_ms: dict[str, float]
 
@@ -128,14 +128,20 @@ class QueryPipeline:
     ) -> SearchReply:
         cap = self.settings.rerank_candidates
         usage = Usage()
-        info: dict[str, Any] = {"status": "disabled", "backend": self.backend, "reason": None, "cached": False}
+        info: dict[str, Any] = {
+            "status": "disabled",
+            "backend": self.backend,
+            "reason": None,
+            "cached": False,
+            "trust": None,
+        }
         results, rerank_ms = out.results, 0.0
         if wanted and reranker is None:
             info.update(status="skipped", reason=NO_LLM)
         elif reranker is not None:
             outcome = reranker.rerank(query, results[:cap], usage)
             results, rerank_ms = outcome.results + results[cap:], outcome.ms
-            info.update(status=outcome.status, reason=outcome.reason, cached=outcome.cached)
+            info.update(status=outcome.status, reason=outcome.reason, cached=outcome.cached, trust=outcome.trust)
         timings = {**out.timings_ms, "rerank": rerank_ms}
         timings["total"] = round(sum(timings.values()), 3)
         return SearchReply(results[:top_k], info, usage, timings)

@@ -24,6 +24,7 @@ from rag.llm.pricing import PriceTable
 from rag.llm.usage import MeteredLLM, UsageMeter
 from rag.prompt_blocks import CHARS_PER_TOKEN
 from rag.query_pipeline import QueryPipeline
+from rag.rerank.fusion import TrustConfig
 from rag.rerank.prompts import largest_prompt_tokens
 from rag.rerank.reranker import RerankConfig, Reranker
 from rag.retrieval import Retriever
@@ -173,7 +174,12 @@ def rerank_config(settings: Settings) -> RerankConfig:
         timeout_ms=settings.rerank_timeout_ms,
         retries=settings.rerank_retries,
         weight=settings.rerank_weight,
-        standout=settings.rerank_standout,
+        trust=TrustConfig(
+            full_agreement=settings.rerank_full_trust_agreement,
+            memory=settings.rerank_trust_memory,
+            prior_agreement=settings.rerank_prior_agreement,
+            prior_pairs=settings.rerank_prior_pairs,
+        ),
     )
 
 

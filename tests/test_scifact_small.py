@@ -100,7 +100,6 @@ def test_a_perfect_judge_reaches_the_best_order_the_candidates_allow(scifact, st
             rerank_timeout_ms=30_000,
             rerank_cache_size=0,
             rerank_weight=100.0,  # the judge decides: the plumbing, not the fusion, is under test
-            rerank_standout=0.0,
             llm_rpm=0,  # 1,800 pointwise calls in seconds: a fake has no quota
         )
         reranker = make_reranker(settings, make_metered(settings, make_llm(settings), UsageMeter(PriceTable())))

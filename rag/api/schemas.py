@@ -121,6 +121,11 @@ class RerankInfo(BaseModel):
     backend: str | None = Field(None, description="LLM backend used, if any.")
     reason: str | None = Field(None, description="Why reranking was skipped or fell back.")
     cached: bool = Field(False, description="The order came from the rerank cache (no LLM call).")
+    trust: float | None = Field(
+        None,
+        description="How far the LLM's grades counted in the fused order (0: not at all, retrieval order; 1: in "
+        "full), from the judge's recent agreement with retrieval. Set when status is ok and not cached.",
+    )
 
 
 class Usage(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Sequence
@@ -58,7 +59,15 @@ def parse_grades(text: str, count: int) -> list[float]:
         if isinstance(g, bool) or not isinstance(g, int | float) or not 0 <= g <= 10:
             raise LLMOutputError(f"rerank: grade {g!r} is not between 0 and 10: {text[:80]!r}")
         out.append(float(g) / 10)
+    if count >= 4 and _counts(grades):
+        raise LLMOutputError(f"rerank: the grades count the passages instead of grading them: {text[:80]!r}")
     return out
+
+
+def _counts(values: list) -> bool:
+    """0, 1, 2, 3, ... (or down by one): what a base model writes when it continues a list instead of judging."""
+    steps = {b - a for a, b in itertools.pairwise(values)}
+    return steps in ({1}, {-1})
 
 
 def parse_relevance(text: str) -> float:

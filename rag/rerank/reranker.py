@@ -14,7 +14,7 @@ from cachetools import LRUCache
 from rag.errors import LLMAccessError, LLMError, LLMRateLimitedError, LLMTimeoutError, LLMUnavailableError
 from rag.llm.base import Completion, LLMRequest
 from rag.llm.usage import MeteredLLM, Usage
-from rag.rerank.fusion import fused_order
+from rag.rerank.fusion import JudgeTrust, TrustConfig, fused_order
 from rag.rerank.parse import parse_grades, parse_ranking, parse_relevance
 from rag.rerank.prompts import (
     GRADED_SYSTEM,
@@ -45,8 +45,8 @@ class RerankConfig:
     passage_tokens: int
     timeout_ms: int
     retries: int
-    weight: float  # what a standing-out grade adds, per standard deviation past ``standout``
-    standout: float  # standard deviations above the query's mean grade before a grade moves a passage
+    weight: float  # what a grade of 10 adds over 0, in retrieval score ranges, when the judge is trusted in full
+    trust: TrustConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,7 @@ class RerankOutcome:
     status: Literal["ok", "fallback", "skipped"]
     reason: str | None = None
     cached: bool = False
+    trust: float | None = None  # how far the judge's grades counted (0-1), from its record before this query
     ms: float = 0.0  # the whole stage
     llm_ms: float = 0.0  # of which waiting for the LLM
 
@@ -69,6 +70,7 @@ class Reranker:
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="rerank")
         self._cache: LRUCache[tuple, tuple[str, ...]] | None = LRUCache(cache_size) if cache_size else None
         self._cache_lock = threading.Lock()
+        self.trust = JudgeTrust(config.trust)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -96,12 +98,14 @@ class Reranker:
             relevance = judge(query, candidates, deadline, usage, waited)
         except LLMError as exc:
             return RerankOutcome(candidates, "fallback", str(exc), ms=_ms_since(started), llm_ms=waited[0] * 1000)
-        order = fused_order(relevance, [c.score for c in candidates], cfg.weight, cfg.standout)
+        trust = self.trust.trust()
+        order = fused_order(relevance, [c.score for c in candidates], cfg.weight, trust)
+        self.trust.record(relevance)
         ranked = [candidates[i] for i in order]
         if self._cache is not None:
             with self._cache_lock:
                 self._cache[key] = tuple(c.chunk_id for c in ranked)
-        return RerankOutcome(ranked, "ok", ms=_ms_since(started), llm_ms=waited[0] * 1000)
+        return RerankOutcome(ranked, "ok", ms=_ms_since(started), llm_ms=waited[0] * 1000, trust=round(trust, 3))
 
     def _call(
         self, system: str, prompt: str, schema: dict, max_tokens: int, deadline: float, usage: Usage
