@@ -135,10 +135,10 @@ class Settings(BaseSettings):
         False, description="Keep uploaded files under DATA_DIR/uploads after ingesting them (removed by default)."
     )
 
-    llm: Literal["auto", "gemini", "ollama", "none"] = Field(
+    llm: Literal["auto", "gemini", "ollama", "openai", "none"] = Field(
         "auto",
         description="LLM backend for reranking and answers; auto: gemini when a key is set, else ollama when "
-        "OLLAMA_HOST is set, else none.",
+        "OLLAMA_HOST is set, else openai when RAGLINE_OPENAI_BASE_URL is set, else none.",
     )
     gemini_api_key: SecretStr | None = Field(
         None,
@@ -165,6 +165,28 @@ class Settings(BaseSettings):
     ollama_model: str = Field("gemma3:4b", description="Ollama model.")
     ollama_num_ctx: int = Field(8192, ge=512, description="Ollama context window, set on every call.")
     ollama_keep_alive: str = Field("30m", description="How long Ollama keeps the model loaded after a call.")
+    openai_base_url: str = Field(
+        "http://127.0.0.1:8000/v1",
+        description="Base URL of an OpenAI-compatible server, /v1 included (vLLM, llama.cpp's server, SGLang, "
+        "LM Studio, Ollama's /v1); setting it makes RAGLINE_LLM=auto choose it when neither Gemini nor Ollama is.",
+    )
+    openai_model: str | None = Field(
+        None, description="Model to ask the OpenAI-compatible server for; unset: the first model it lists."
+    )
+    openai_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("RAGLINE_OPENAI_API_KEY", "OPENAI_API_KEY"),
+        description="Key for the OpenAI-compatible server (OPENAI_API_KEY); servers that need none accept any.",
+    )
+    openai_structured: Literal["auto", "json_schema", "json_object", "none"] = Field(
+        "auto",
+        description="Structured-output form to send: json_schema (OpenAI, vLLM, SGLang), json_object with a schema "
+        "(llama-cpp-python), none (plain JSON asked for in the prompt); auto: step down from json_schema the first "
+        "time the server refuses a form.",
+    )
+    openai_images: bool = Field(
+        False, description="The OpenAI-compatible server's model reads images (needed for RAGLINE_OCR=llm)."
+    )
     llm_timeout_s: float = Field(60.0, gt=0, description="Longest wait for one answer-generation call.")
     llm_max_concurrency: int = Field(8, ge=1, description="LLM calls in flight at once, per backend and process.")
     llm_rpm: int = Field(1000, ge=0, description="LLM calls started per minute, per backend and process (0: no limit).")
@@ -172,7 +194,12 @@ class Settings(BaseSettings):
         "",
         description='Extra prices per 1M tokens as JSON, e.g. {"gemini-3.1-flash-lite": [0.25, 1.5]} (input, output).',
     )
-    ollama_gpu_hour_usd: float = Field(0.0, ge=0, description="Price of local LLM time per GPU-hour (0: free).")
+    ollama_gpu_hour_usd: float = Field(
+        0.0,
+        ge=0,
+        description="Price of self-hosted LLM time (Ollama, OpenAI-compatible servers) per GPU-hour (0: free); a "
+        "model named in RAGLINE_LLM_PRICES is priced per token instead.",
+    )
     gpu_hour_usd: float = Field(
         0.80, ge=0, description="Price of a rented GPU hour in `rag cost`'s self-hosting projection (an L4-class GPU)."
     )

@@ -19,6 +19,7 @@
         ├── LLMRateLimitedError    429 from the backend, with the delay it asked for when it said
         ├── LLMBlockedError        the provider's safety, recitation or blocklist filters stopped it
         ├── LLMTimeoutError        slower than the deadline
+        ├── LLMRequestTooLargeError  the prompt is over the model's context: reported, never retried
         └── LLMOutputError         output that cannot be parsed as asked (or none: all spent on thinking)
 
 The core never imports its edges; the edges map these in one table each: HTTP status codes in
@@ -115,6 +116,10 @@ class LLMBlockedError(LLMError):
 
 class LLMTimeoutError(LLMError):
     """The call did not finish in time."""
+
+
+class LLMRequestTooLargeError(LLMError):
+    """The server refused the prompt as longer than the model's context: retrying cannot help."""
 
 
 class LLMOutputError(LLMError):

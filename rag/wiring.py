@@ -161,6 +161,11 @@ def make_page_reader(
     backend = backend or make_llm(settings)
     if backend is None:
         raise ConfigError(f"RAGLINE_OCR=llm needs a multimodal LLM: {NO_LLM}")
+    if not backend.images:
+        raise ConfigError(
+            f"RAGLINE_OCR=llm needs a model that reads images; {backend.name} {backend.model!r} is not declared to "
+            "(for an OpenAI-compatible server with a vision model, set RAGLINE_OPENAI_IMAGES=true)"
+        )
     metered = make_metered(settings, backend, meter or make_meter(settings))
     return LLMReader(metered, settings.ocr_llm_max_tokens, settings.llm_timeout_s)
 

@@ -1,4 +1,4 @@
-"""The real google-genai and ollama clients against local fake servers that behave like the real services."""
+"""The real google-genai, ollama and openai clients against local fake servers that behave like the real services."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from rag.llm.usage import MeteredLLM, Usage, UsageMeter
 from rag.wiring import build_parts
 from tests.fakes.gemini import BAD_KEY, gemini_server
 from tests.fakes.ollama import ollama_server
+from tests.fakes.openai_server import openai_server
 from tests.fakes.server import Behaviour, FakeServer
 
 SCHEMA = {"type": "object", "properties": {"relevance": {"type": "integer"}}, "required": ["relevance"]}
@@ -45,6 +46,12 @@ def ollama(url: str, **settings: object) -> LLMBackend:
     return llm
 
 
+def openai_compatible(url: str, **settings: object) -> LLMBackend:
+    llm = make_llm(Settings(llm="openai", openai_base_url=url + "/v1", openai_model="gemma-3-270m", **settings))
+    assert llm is not None
+    return llm
+
+
 def rerank_request(prompt: str = "p", timeout_s: float = 5, max_tokens: int = 32) -> LLMRequest:
     return LLMRequest("s", prompt, "rerank", max_tokens, timeout_s, SCHEMA)
 
@@ -53,10 +60,17 @@ def answer_request(timeout_s: float = 5) -> LLMRequest:
     return LLMRequest("s", "p", "answer", 256, timeout_s)
 
 
-@pytest.fixture(params=["gemini", "ollama"])
+BACKENDS = {
+    "gemini": (gemini_server, gemini),
+    "ollama": (ollama_server, ollama),
+    "openai": (openai_server, openai_compatible),
+}
+
+
+@pytest.fixture(params=list(BACKENDS))
 def backend(request: pytest.FixtureRequest):
     """(backend, its fake server) for each protocol."""
-    make_server, make = (gemini_server, gemini) if request.param == "gemini" else (ollama_server, ollama)
+    make_server, make = BACKENDS[request.param]
     with make_server() as server:
         llm = make(server.url, ollama_num_ctx=4096, ollama_keep_alive="7m")
         yield llm, server
@@ -81,6 +95,10 @@ def test_complete_reports_the_backends_own_token_counts(backend: tuple[LLMBacken
         assert thinking == {"thinkinglevel": "MINIMAL"} and config["maxOutputTokens"] == 32 + 256
         assert "temperature" not in config  # Gemini 3: keep the model's default
         assert out.thinking_tokens == 12 and out.output_tokens == 16
+    elif llm.name == "openai":
+        assert body["response_format"] == {"type": "json_schema", "json_schema": {"name": "answer", "schema": SCHEMA}}
+        assert body["max_tokens"] == 32 and body["model"] == "gemma-3-270m"
+        assert body["messages"][0] == {"role": "system", "content": "judge this"}
     else:
         assert body["options"]["num_ctx"] == 4096 and body["options"]["num_predict"] == 32
         assert body["keep_alive"] == "7m" and body["format"] == SCHEMA and body["think"] is False
@@ -124,11 +142,11 @@ def test_failures_become_typed_errors(backend: tuple[LLMBackend, FakeServer], be
         list(llm.stream(answer_request(timeout_s=0.3)))
 
 
-@pytest.mark.parametrize("name", ["gemini", "ollama"])
+@pytest.mark.parametrize("name", list(BACKENDS))
 def test_unreachable_backend_is_unavailable(name: str) -> None:
     with gemini_server() as server:
         url = server.url  # a port that was just free, now closed
-    llm = gemini(url) if name == "gemini" else ollama(url)
+    llm = BACKENDS[name][1](url)
     with pytest.raises(LLMUnavailableError):
         llm.complete(rerank_request(timeout_s=2))
 
@@ -305,6 +323,9 @@ def test_prices_local_models_by_gpu_time_and_accept_overrides() -> None:
         ({"OLLAMA_HOST": "http://127.0.0.1:1"}, "ollama"),
         ({"RAGLINE_LLM": "ollama"}, "ollama"),
         ({"GEMINI_API_KEY": "k", "RAGLINE_LLM": "none"}, None),
+        ({"RAGLINE_OPENAI_BASE_URL": "http://127.0.0.1:1/v1"}, "openai"),
+        ({"RAGLINE_OPENAI_BASE_URL": "http://127.0.0.1:1/v1", "OLLAMA_HOST": "http://127.0.0.1:1"}, "ollama"),
+        ({"RAGLINE_LLM": "openai"}, "openai"),
     ],
 )
 def test_backend_choice(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], chosen: str | None) -> None:

@@ -25,6 +25,7 @@ from rag.wiring import rerank_config as make_reranker_config
 from tests.fakes.gemini import BAD_KEY, gemini_server
 from tests.fakes.judges import judge, keyword_grade, read_prompt
 from tests.fakes.ollama import ollama_server
+from tests.fakes.openai_server import openai_server
 from tests.fakes.server import Behaviour, FakeServer
 
 IDS = [1, 2, 3, 4, 5]
@@ -74,9 +75,11 @@ def make_reranker(server: FakeServer, backend: str = "gemini", **config) -> Rera
     passage up, strongly) unless the fusion is given."""
     if backend == "gemini":
         llm_settings: dict = {"llm": "gemini", "gemini_api_key": "k", "gemini_base_url": server.url}
+    elif backend == "openai":
+        llm_settings = {"llm": "openai", "openai_base_url": server.url + "/v1", "openai_model": "gemma-3-270m"}
     else:
         llm_settings = {"llm": "ollama", "ollama_host": server.url}
-    overrides = {k if k.startswith(("llm_", "gemini_")) else f"rerank_{k}": v for k, v in config.items()}
+    overrides = {k if k.startswith(("llm_", "gemini_", "openai_")) else f"rerank_{k}": v for k, v in config.items()}
     defaults = {"rerank_timeout_ms": 3000, "rerank_cache_size": 8, "rerank_weight": 100.0}
     settings = Settings(**{**defaults, **llm_settings, **overrides})
     llm = make_llm(settings)
@@ -84,10 +87,10 @@ def make_reranker(server: FakeServer, backend: str = "gemini", **config) -> Rera
     return make_reranker_from(settings, make_metered(settings, llm, UsageMeter(PriceTable())))
 
 
-@pytest.mark.parametrize("backend", ["gemini", "ollama"])
+@pytest.mark.parametrize("backend", ["gemini", "ollama", "openai"])
 @pytest.mark.parametrize("strategy", ["graded", "pointwise", "listwise"])
 def test_rerank_moves_the_relevant_passage_first(backend: str, strategy: str) -> None:
-    make_server = gemini_server if backend == "gemini" else ollama_server
+    make_server = {"gemini": gemini_server, "ollama": ollama_server, "openai": openai_server}[backend]
     with make_server() as server:
         server.fake.responder = judge(keyword_grade)
         cands = candidates(12)

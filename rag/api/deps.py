@@ -59,6 +59,7 @@ class ServerState:
             self.llm_state = {"backend": llm.name, "model": llm.model, "status": "ok"}
             try:
                 llm.check()
+                self.llm_state["model"] = llm.model  # an OpenAI-compatible server may have named it just now
                 log.info("LLM ready: %s %s", llm.name, llm.model)
             except LLMError as exc:
                 # Not fatal: searches fall back to retrieval order until the backend is there.

@@ -9,15 +9,24 @@ from rag.errors import ConfigError
 from rag.llm.base import LLMBackend
 
 log = logging.getLogger("ragline")
-NO_LLM = "no LLM configured (set GEMINI_API_KEY, or RAGLINE_LLM=ollama)"
+NO_LLM = "no LLM configured (set GEMINI_API_KEY, or RAGLINE_LLM=ollama, or RAGLINE_LLM=openai)"
 
 
 def make_llm(settings: Settings) -> LLMBackend | None:
-    """The configured backend; auto picks Gemini with a key, else Ollama with a host, else none."""
+    """The configured backend; auto picks Gemini with a key, else Ollama with a host, else an OpenAI-compatible
+    server with a base URL, else none."""
     choice = settings.llm
     if choice == "auto":
-        ollama_named = "ollama_host" in settings.model_fields_set
-        choice = "gemini" if settings.gemini_api_key else "ollama" if ollama_named else "none"
+        named = settings.model_fields_set
+        choice = (
+            "gemini"
+            if settings.gemini_api_key
+            else "ollama"
+            if "ollama_host" in named
+            else "openai"
+            if "openai_base_url" in named
+            else "none"
+        )
     if choice == "gemini":
         if not settings.gemini_api_key:
             raise ConfigError("RAGLINE_LLM=gemini needs GEMINI_API_KEY (or GOOGLE_API_KEY)")
@@ -44,6 +53,17 @@ def make_llm(settings: Settings) -> LLMBackend | None:
             keep_alive=settings.ollama_keep_alive,
             timeout_s=settings.llm_timeout_s,
             max_concurrency=settings.llm_max_concurrency,
+        )
+    elif choice == "openai":
+        from rag.llm.openai_backend import OpenAIBackend
+
+        llm = OpenAIBackend(
+            settings.openai_base_url,
+            settings.openai_model,
+            api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
+            timeout_s=settings.llm_timeout_s,
+            structured=settings.openai_structured,
+            images=settings.openai_images,
         )
     else:
         log.info("LLM: none — %s; searches return retrieval order", NO_LLM)

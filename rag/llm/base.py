@@ -39,8 +39,10 @@ class Completion:
 class LLMBackend(Protocol):
     """A chat model reached over HTTP. Failures raise subclasses of ``rag.errors.LLMError``."""
 
-    name: str  # "gemini" or "ollama"
+    name: str  # "gemini", "ollama" or "openai"
     model: str
+    images: bool  # reads PNG images sent with a prompt (RAGLINE_OCR=llm needs it)
+    structured_output: bool  # can be asked for JSON that follows a schema (callers validate it regardless)
 
     def complete(self, request: LLMRequest) -> Completion:
         """The whole answer at once."""

@@ -25,6 +25,7 @@ from rag.errors import (
     LLMUnavailableError,
 )
 from rag.llm.base import Completion, LLMRequest, Purpose
+from rag.llm.error_body import error_text
 
 # Output tokens a thinking level may spend before the answer starts; added to the caller's cap.
 THINKING_ALLOWANCE = {"minimal": 256, "low": 1024, "medium": 4096, "high": 16384}
@@ -38,9 +39,12 @@ def _is_gemini_2_5(model: str) -> bool:
 
 
 def _details(exc: errors.APIError) -> list[dict[str, Any]]:
-    """The ``error.details`` of a Google API error body (RetryInfo, ErrorInfo, QuotaFailure, ...)."""
+    """The ``error.details`` of a Google API error body (RetryInfo, ErrorInfo, QuotaFailure, ...); none when a
+    gateway in front answered with its own body (``{"error": "text"}``, HTML, a list, nothing)."""
     body: Any = exc.details if isinstance(exc.details, dict) else {}
-    return [d for d in (body.get("error") or {}).get("details") or [] if isinstance(d, dict)]
+    error = body.get("error")
+    details = error.get("details") if isinstance(error, dict) else None
+    return [d for d in details if isinstance(d, dict)] if isinstance(details, list) else []
 
 
 def _retry_delay(exc: errors.APIError) -> float | None:
@@ -59,11 +63,12 @@ def _error_reason(exc: errors.APIError) -> str:
 
 def _mapped(exc: Exception, model: str) -> LLMError:
     if isinstance(exc, errors.APIError):
-        what = f"gemini: HTTP {exc.code} {_error_reason(exc)}: {exc.message}"
+        message = error_text(exc.message) or error_text(exc.details, "no reason given")
+        what = f"gemini: HTTP {exc.code} {_error_reason(exc)}: {message}"
         if exc.code == 429:
             delay = _retry_delay(exc)
             return LLMRateLimitedError(
-                f"gemini: rate limited (429){f', retry in {delay:g} s' if delay else ''}: {exc.message}",
+                f"gemini: rate limited (429){f', retry in {delay:g} s' if delay else ''}: {message}",
                 retry_after_s=delay,
             )
         if exc.code in _PERMANENT:
@@ -79,6 +84,8 @@ class GeminiBackend:
     """Gemini's generateContent API; structured output through ``responseJsonSchema``."""
 
     name = "gemini"
+    images = True
+    structured_output = True
 
     def __init__(
         self,

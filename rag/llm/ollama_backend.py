@@ -20,6 +20,7 @@ import ollama
 
 from rag.errors import LLMError, LLMOutputError, LLMRateLimitedError, LLMTimeoutError, LLMUnavailableError
 from rag.llm.base import Completion, LLMRequest
+from rag.llm.error_body import error_text
 
 # How long a first load may take: a cold model load runs 45-100 s.
 _LOAD_TIMEOUT_S = 180.0
@@ -29,6 +30,8 @@ class OllamaBackend:
     """Ollama's /api/chat."""
 
     name = "ollama"
+    images = True  # Gemma 3 (4b and up) reads images
+    structured_output = True
 
     def __init__(
         self, host: str, model: str, *, num_ctx: int, keep_alive: str, timeout_s: float, max_concurrency: int
@@ -51,8 +54,8 @@ class OllamaBackend:
             if exc.status_code == 404 and "not found" in str(exc.error).lower():
                 return self._missing()
             if exc.status_code == 429:
-                return LLMRateLimitedError(f"ollama: busy (429): {exc.error}")
-            return LLMUnavailableError(f"ollama: HTTP {exc.status_code}: {exc.error}")
+                return LLMRateLimitedError(f"ollama: busy (429): {error_text(exc.error)}")
+            return LLMUnavailableError(f"ollama: HTTP {exc.status_code}: {error_text(exc.error, 'no reason given')}")
         if isinstance(exc, httpx.TimeoutException):
             return LLMTimeoutError(f"ollama: no answer in time ({type(exc).__name__})")
         if isinstance(exc, ConnectionError | httpx.TransportError):

@@ -11,7 +11,7 @@ log = logging.getLogger("ragline.llm")
 
 # USD per 1M (input, output) tokens. Gemini 3.1 Flash-Lite's list price.
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {"gemini-3.1-flash-lite": (0.25, 1.50)}
-LOCAL_BACKENDS = frozenset({"ollama"})
+LOCAL_BACKENDS = frozenset({"ollama", "openai"})  # self-hosted: GPU time, unless the model has a token price
 
 
 class PriceTable:

@@ -15,11 +15,20 @@ _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
 
 
 def _json(text: str) -> object:
+    """The JSON of the output: all of it, inside a code fence, or (from a server that was not asked for structured
+    output) the outermost ``{...}`` among other words."""
     fenced = _FENCE.match(text)
     try:
         return json.loads(fenced.group(1) if fenced else text)
     except ValueError:
-        return None
+        pass
+    start, end = text.find("{"), text.rfind("}")
+    if 0 <= start < end:
+        try:
+            return json.loads(text[start : end + 1])
+        except ValueError:
+            return None
+    return None
 
 
 def _ranked_ids(text: str) -> list[int]:

@@ -72,6 +72,8 @@ class GeminiHandler(FakeHandler):
         return None
 
     def do_GET(self) -> None:
+        if self.gateway_answered():
+            return
         route = _ROUTE.match(self.path)
         if route is None or route["method"]:
             self.send_json(404, _error(404, f"no route {self.path}"))
@@ -99,6 +101,8 @@ class GeminiHandler(FakeHandler):
         return THOUGHTS[str(level).upper()] if level is not None else THOUGHTS[None]
 
     def do_POST(self) -> None:
+        if self.gateway_answered():
+            return
         route = _ROUTE.match(self.path)
         body = self.read_json()
         if route is None or not route["method"]:

@@ -25,12 +25,16 @@ class OllamaHandler(FakeHandler):
     models: tuple[str, ...] = ("gemma3:4b",)
 
     def do_GET(self) -> None:
+        if self.gateway_answered():
+            return
         if self.path != "/api/tags":
             self.send_json(404, {"error": "not found"})
             return
         self.send_json(200, {"models": [{"name": m, "model": m, "size": 3_300_000_000} for m in self.models]})
 
     def do_POST(self) -> None:
+        if self.gateway_answered():
+            return
         body = self.read_json()
         if self.path not in ("/api/chat", "/api/generate"):
             self.send_json(404, {"error": "not found"})

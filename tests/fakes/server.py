@@ -86,6 +86,8 @@ class FakeLLM:
     loads: int = 0  # Ollama model loads (an empty generate), apart from the calls in ``requests``
     thoughts: int | None = None  # thought tokens every Gemini 3.x call spends, instead of its level's share
     reader: ImageReader = page_size_reader
+    # A gateway in front of the service answers every request itself: (status, content type, body).
+    gateway: tuple[int, str, str] | None = None
 
     def next_behaviour(self, body: dict[str, Any], path: str) -> Behaviour:
         with self.lock:
@@ -122,11 +124,27 @@ class FakeHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         return json.loads(self.rfile.read(length) or b"{}")
 
-    def send_json(self, status: int, body: dict[str, Any]) -> None:
+    def gateway_answered(self) -> bool:
+        """Whether a gateway answered instead of the service (its own body: a bare string, HTML, ...)."""
+        if self.fake.gateway is None:
+            return False
+        status, content_type, body = self.fake.gateway
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        return True
+
+    def send_json(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
 
