@@ -215,13 +215,13 @@ class Settings(BaseSettings):
         "candidate), listwise (RankGPT windows).",
     )
     rerank_weight: float = Field(
-        6.0,
+        4.0,
         ge=0,
         description="What a grade of 10 adds over a grade of 0, in units of the candidates' retrieval score range "
         "(min-max scaled), when the judge is trusted in full (chosen with bench/rerank.py; 0: retrieval order).",
     )
     rerank_full_trust_agreement: float = Field(
-        0.2,
+        0.3,
         gt=0,
         le=1,
         description="The judge's agreement with retrieval over recent queries (Goodman-Kruskal gamma, its 2-sigma "
@@ -235,7 +235,7 @@ class Settings(BaseSettings):
         ge=-1,
         le=1,
         description="The agreement a new process assumes of the judge, worth RAGLINE_RERANK_PRIOR_PAIRS graded "
-        "pairs: trusted at first (0.76 of full with the defaults), until its record says otherwise.",
+        "pairs: trusted at first (half of full with the defaults), until its record says otherwise.",
     )
     rerank_prior_pairs: float = Field(20.0, gt=0, description="Weight of RAGLINE_RERANK_PRIOR_AGREEMENT.")
     rerank_candidates: int = Field(

@@ -4,10 +4,10 @@ A grade counts at its **absolute level** (a 10 means the same in a list of 3 as 
 ``fused = retrieval score scaled to [0, 1] + weight · trust · grade``, with grades as fractions of 10. How much
 the judge is trusted comes from its **track record**, not from the list at hand: over the recent queries, how
 often its grades agree with retrieval's order (Goodman–Kruskal gamma over the pairs it graded differently),
-taken at a lower confidence bound. A judge that grades at random agrees with a decent retriever about as often
-as it disagrees, so its trust falls to 0 within some dozens of queries and retrieval order comes back; a judge
-that tells relevant passages apart agrees with retrieval more often than not, whatever the list's length or how
-many of its passages are relevant. One list cannot tell the two apart — with 2 to 5 candidates no statistic of
+taken at a lower confidence bound (2 standard errors of Kendall's S for a judge that grades at random). A judge
+that grades at random agrees with a decent retriever about as often as it disagrees, so its trust falls to 0
+within some dozens of queries and retrieval order comes back; a judge that tells relevant passages apart agrees
+with retrieval more often than not, whatever the list's length or how many of its passages are relevant. One list cannot tell the two apart — with 2 to 5 candidates no statistic of
 the grades can — so a new process starts trusting the judge (``prior_agreement``), as a new user expects.
 """
 
@@ -63,20 +63,25 @@ class JudgeTrust:
         self.config = config
         self._net = config.prior_agreement * config.prior_pairs  # concordant - discordant, decayed
         self._pairs = config.prior_pairs  # concordant + discordant, decayed
+        self._variance = config.prior_pairs  # of ``_net`` were the judge random (pairs of one list are not independent)
         self._lock = threading.Lock()
 
     def trust(self) -> float:
         with self._lock:
-            net, pairs = self._net, self._pairs
+            net, pairs, variance = self._net, self._pairs, self._variance
         if pairs <= 0:
             return 0.0
-        lower = (net - _CONFIDENCE_Z * math.sqrt(pairs)) / pairs
+        lower = (net - _CONFIDENCE_Z * math.sqrt(variance)) / pairs
         return min(1.0, max(0.0, lower / self.config.full_agreement))
 
     def record(self, relevance: Sequence[float]) -> None:
         """Adds one query's judgement (candidates in retrieval order) to the record."""
         agree, disagree = concordance(relevance)
+        n, untied = len(relevance), agree + disagree
+        # Kendall's S (agree - disagree) of a random judge has variance n(n-1)(2n+5)/18, less the tied pairs' share.
+        variance = n * (n - 1) * (2 * n + 5) / 18 * untied / max(1, n * (n - 1) // 2)
         keep = self.config.memory
         with self._lock:
             self._net = keep * self._net + agree - disagree
-            self._pairs = keep * self._pairs + agree + disagree
+            self._pairs = keep * self._pairs + untied
+            self._variance = keep * keep * self._variance + variance
