@@ -1,4 +1,5 @@
-"""Dense embeddings with sentence-transformers, loaded once and shared."""
+"""Dense embeddings, loaded once and shared: an exported ONNX file run by ONNX Runtime directly (the default; no
+torch in the process), or sentence-transformers (torch, hub names, models the direct path does not reproduce)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 from rag.config import DEFAULT_EMBED_MODEL
 from rag.errors import UsageError
 from rag.fair_lock import FairLock
+from rag.onnx_encoder import OnnxEncoder, UnsupportedModel, max_seq_length
 from rag.onnx_export import prepare_onnx, quantization_config
 
 if TYPE_CHECKING:
@@ -54,6 +56,26 @@ class Embedder:
         self._lock = FairLock()
 
     @cached_property
+    def _direct(self) -> OnnxEncoder | None:
+        """The ONNX file of a local model folder through ONNX Runtime alone (exported on first use), or None."""
+        if self.backend == "torch":
+            return None
+        path = Path(resolve_model_path(self.model_name))
+        if not path.is_dir():
+            return None
+        try:
+            folder, file_name = self._export
+            return OnnxEncoder(folder, file_name, max_length=max_seq_length(path, folder))
+        except UnsupportedModel:
+            return None
+
+    @cached_property
+    def _export(self) -> tuple[Path, str]:
+        """(folder, file name) of the local model's ONNX export, made on first use."""
+        path = Path(resolve_model_path(self.model_name))
+        return prepare_onnx(path, self._cache_dir, self.backend == "onnx-int8")
+
+    @cached_property
     def model(self) -> SentenceTransformer:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
@@ -76,7 +98,7 @@ class Embedder:
 
         quantized = self.backend == "onnx-int8"
         if Path(path).is_dir():
-            folder, file_name = prepare_onnx(Path(path), self._cache_dir, quantized)
+            folder, file_name = self._export
             return SentenceTransformer(str(folder), backend="onnx", model_kwargs={"file_name": file_name})
         # A hub name: sentence-transformers fetches (or exports) the ONNX file; int8 needs one in the repo.
         kwargs = {"file_name": f"onnx/model_qint8_{quantization_config()}.onnx"} if quantized else {}
@@ -84,6 +106,8 @@ class Embedder:
 
     @property
     def dimension(self) -> int:
+        if self._direct is not None:
+            return self._direct.dimension
         m = self.model
         # sentence-transformers 6 renamed the method; 5.x (pinned by the ONNX extra) has only the old name.
         get_dim = getattr(m, "get_embedding_dimension", None) or m.get_sentence_embedding_dimension
@@ -92,6 +116,8 @@ class Embedder:
     @property
     def max_tokens(self) -> int:
         """Word pieces the model reads per text, special tokens included."""
+        if self._direct is not None:
+            return self._direct.max_seq_length
         return int(self.model.max_seq_length)
 
     @property
@@ -102,6 +128,8 @@ class Embedder:
     def _counter(self) -> Tokenizer | None:
         """A private copy of the fast tokenizer's Rust backend, free of the padding/truncation state that
         ``encode`` sets on the shared one; calling it directly skips the Python wrapper (~5x faster)."""
+        if self._direct is not None:
+            return self._direct.counter
         backend = getattr(self.tokenizer, "backend_tokenizer", None)
         if backend is None:
             return None
@@ -128,17 +156,23 @@ class Embedder:
         other callers' batches run in between."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        model = self.model
+        direct = self._direct
+        model = self.model if direct is None else None
         # Longest first, as sentence-transformers orders one call's texts: the batches (and with int8's
         # per-batch activation scales, the vectors) are the same as one call over all texts would make.
         order = np.argsort([-len(t) for t in texts])
         ordered = [texts[i] for i in order]
         rows = []
         for start in range(0, len(ordered), self.batch_size):
+            batch = ordered[start : start + self.batch_size]
             with self._lock:
+                if direct is not None:
+                    rows.append(direct.encode(batch))
+                    continue
+                assert model is not None
                 rows.append(
                     model.encode(
-                        ordered[start : start + self.batch_size],
+                        batch,
                         batch_size=self.batch_size,
                         normalize_embeddings=True,
                         convert_to_numpy=True,

@@ -56,6 +56,8 @@ def prepare_onnx(model_dir: Path, cache_dir: Path, quantized: bool) -> tuple[Pat
 
 
 def _export(model_dir: Path, target: Path, quantized: bool, config: str, wanted: str) -> None:
+    if (target / PLAIN_FILE).exists() and (not quantized or (target / wanted).exists()):
+        return  # exported before: serving never imports sentence-transformers (nor torch)
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.backend import export_dynamic_quantized_onnx_model
 

@@ -1,8 +1,13 @@
-"""The shared embedder: one large request does not hold every other caller back."""
+"""The shared embedder: one large request does not hold every other caller back; the ONNX file run directly gives
+sentence-transformers' vectors without torch in the process."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,13 +23,15 @@ def test_a_small_request_is_served_between_the_batches_of_a_large_one(
     large = [f"passage number {n} about penguins and the southern ocean " * 6 for n in range(200)]
     finished: list[str] = []
     started = threading.Event()
-    original = embedder.model.encode
+    encoder = embedder._direct  # the default ONNX int8 file, run by ONNX Runtime directly
+    assert encoder is not None
+    original = encoder.encode
 
     def encode_and_signal(*args, **kwargs):
         started.set()
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(embedder.model, "encode", encode_and_signal)
+    monkeypatch.setattr(encoder, "encode", encode_and_signal)
     big = threading.Thread(target=lambda: (embedder.encode(large), finished.append("large")))
     big.start()
     started.wait()
@@ -67,3 +74,45 @@ def test_fair_lock_serves_in_arrival_order() -> None:
 def _take(lock: FairLock, order: list[int], n: int) -> None:
     with lock:
         order.append(n)
+
+
+def test_the_direct_onnx_path_gives_sentence_transformers_vectors(embedder: Embedder) -> None:
+    """Same ONNX file, same batches: ONNX Runtime with the tokenizers library alone reproduces what
+    sentence-transformers computes (tokenizer call, mean pooling, normalisation)."""
+    from sentence_transformers import SentenceTransformer
+
+    corpus = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact" / "corpus.jsonl"
+    texts = ["  owls hunt at night  ", "a", "espresso " * 400]  # padding, stripping, truncation at 256 pieces
+    if corpus.is_file():
+        texts += [json.loads(line)["text"] for line, _ in zip(corpus.open(), range(20), strict=False)]
+    encoder = embedder._direct
+    assert encoder is not None
+    folder, file_name = embedder._export
+    reference = SentenceTransformer(str(folder), backend="onnx", model_kwargs={"file_name": file_name})
+    for start in range(0, len(texts), 8):
+        batch = texts[start : start + 8]
+        expected = reference.encode(batch, batch_size=8, normalize_embeddings=True, convert_to_numpy=True)
+        order = np.argsort([-len(t) for t in batch])  # sentence-transformers sorts a call's texts by length
+        got = encoder.encode([batch[i] for i in order])[np.argsort(order)]
+        assert np.abs(got - expected).max() < 1e-5
+    assert encoder.max_seq_length == reference.max_seq_length == embedder.max_tokens
+
+
+def test_serving_imports_neither_torch_nor_unused_parsers(tmp_path: Path) -> None:
+    """A serving process over the default ONNX int8 embedder: no torch, sentence-transformers, transformers or
+    scipy; no document parser until a file of its kind arrives."""
+    script = f"""
+import sys
+from fastapi.testclient import TestClient
+from rag.config import Settings
+from rag.api.app import create_app
+with TestClient(create_app(Settings(data_dir={str(tmp_path)!r}, llm="none"))) as client:
+    client.post("/v1/documents", files={{"files": ("a.txt", b"Owls hunt at night.")}})
+    assert client.post("/v1/search", json={{"query": "owls"}}).json()["results"]
+heavy = ("torch", "sentence_transformers", "transformers", "scipy", "pypdf", "docx", "pptx", "openpyxl",
+         "selectolax", "rapidocr_onnxruntime", "pdfplumber", "PIL")
+print(",".join(m for m in heavy if m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == ""

@@ -2,47 +2,38 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.document import Document, RecordFailure
 from ingest.loaders.archive_guard import UnpackLimits, check_archive
-from ingest.loaders.docx import load_docx
-from ingest.loaders.email_message import load_eml
-from ingest.loaders.html import load_html
-from ingest.loaders.image import load_image
-from ingest.loaders.markdown import load_markdown
 from ingest.loaders.ocr import OcrOptions
-from ingest.loaders.open_formats import load_epub, load_odt
-from ingest.loaders.pdf import load_pdf
-from ingest.loaders.records import load_json, load_jsonl
-from ingest.loaders.rtf import load_rtf
-from ingest.loaders.slides import load_pptx
-from ingest.loaders.spreadsheet import load_delimited, load_xlsx
-from ingest.loaders.text import load_text
 
 Loaded = list[Document | RecordFailure]
 Loader = Callable[[Path, str], Loaded]
 
-LOADERS: dict[str, Loader] = {
-    ".txt": load_text,
-    ".md": load_markdown,
-    ".markdown": load_markdown,
-    ".html": load_html,
-    ".htm": load_html,
-    ".docx": load_docx,
-    ".json": load_json,
-    ".jsonl": load_jsonl,
-    ".ndjson": load_jsonl,
-    ".xlsx": load_xlsx,
-    ".csv": load_delimited,
-    ".tsv": load_delimited,
-    ".pptx": load_pptx,
-    ".eml": load_eml,
-    ".epub": load_epub,
-    ".odt": load_odt,
-    ".rtf": load_rtf,
+# "module:function" under ingest/loaders: a parser is imported when the first file of its kind arrives, so a
+# serving process holds only the parsers its uploads have needed.
+LOADERS: dict[str, str] = {
+    ".txt": "text:load_text",
+    ".md": "markdown:load_markdown",
+    ".markdown": "markdown:load_markdown",
+    ".html": "html:load_html",
+    ".htm": "html:load_html",
+    ".docx": "docx:load_docx",
+    ".json": "records:load_json",
+    ".jsonl": "records:load_jsonl",
+    ".ndjson": "records:load_jsonl",
+    ".xlsx": "spreadsheet:load_xlsx",
+    ".csv": "spreadsheet:load_delimited",
+    ".tsv": "spreadsheet:load_delimited",
+    ".pptx": "slides:load_pptx",
+    ".eml": "email_message:load_eml",
+    ".epub": "open_formats:load_epub",
+    ".odt": "open_formats:load_odt",
+    ".rtf": "rtf:load_rtf",
 }
 
 # Zip-based: checked by archive_guard before their parser opens them.
@@ -50,10 +41,15 @@ ARCHIVES = {".docx", ".xlsx", ".pptx", ".epub", ".odt"}
 
 
 # Formats whose pages may need OCR.
-PAGE_LOADERS: dict[str, Callable[[Path, str, OcrOptions], list[Document]]] = {
-    ".pdf": load_pdf,
-    **dict.fromkeys((".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"), load_image),
+PAGE_LOADERS: dict[str, str] = {
+    ".pdf": "pdf:load_pdf",
+    **dict.fromkeys((".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"), "image:load_image"),
 }
+
+
+def _function(spec: str) -> Callable:
+    module, name = spec.split(":")
+    return getattr(importlib.import_module(f"ingest.loaders.{module}"), name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,5 +70,5 @@ def load(path: Path, doc_id: str, options: ReadOptions) -> Loaded:
     if suffix in ARCHIVES:
         check_archive(path, options.unpack)
     if suffix in PAGE_LOADERS:
-        return list(PAGE_LOADERS[suffix](path, doc_id, options.ocr))
-    return LOADERS[suffix](path, doc_id)
+        return list(_function(PAGE_LOADERS[suffix])(path, doc_id, options.ocr))
+    return _function(LOADERS[suffix])(path, doc_id)

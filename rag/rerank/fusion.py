@@ -7,8 +7,9 @@ often its grades agree with retrieval's order (Goodman–Kruskal gamma over the 
 taken at a lower confidence bound (2 standard errors of Kendall's S for a judge that grades at random). A judge
 that grades at random agrees with a decent retriever about as often as it disagrees, so its trust falls to 0
 within some dozens of queries and retrieval order comes back; a judge that tells relevant passages apart agrees
-with retrieval more often than not, whatever the list's length or how many of its passages are relevant. One list cannot tell the two apart — with 2 to 5 candidates no statistic of
-the grades can — so a new process starts trusting the judge (``prior_agreement``), as a new user expects.
+with retrieval more often than not, whatever the list's length or how many of its passages are relevant. One
+list cannot tell the two apart — with 2 to 5 candidates no statistic of the grades can — so a new process
+starts trusting the judge (``prior_agreement``), as a new user expects.
 """
 
 from __future__ import annotations
