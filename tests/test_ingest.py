@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest import loaders
 from rag.config import Settings
 from rag.errors import ModelMismatchError
 from rag.retrieval import SearchOptions
@@ -354,3 +356,53 @@ def test_a_killed_run_resumes_without_embedding_again_what_it_wrote(tmp_path: Pa
         assert {tuple(h.payload["acl"]) for h in store.doc_chunks("big.txt", limit=total)} == {("admins",)}
     finally:
         store.close()
+
+
+SAMPLE_BYTES = {".pdf": b"%PDF-1.4\n", ".docx": b"PK", ".xlsx": b"PK", ".pptx": b"PK", ".epub": b"PK", ".odt": b"PK"}
+
+
+@pytest.mark.parametrize("suffix", sorted({**loaders.LOADERS, **loaders.PAGE_LOADERS}))
+def test_any_parsers_exception_is_that_files_failure_and_the_run_goes_on(
+    suffix: str, tmp_path: Path, make_ingestor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """python-docx raised ValueError on a real DOCX with an irregular table grid and ended a 780-file run with a
+    traceback naming no file. Whatever a reader raises becomes that file's failure, named, with the exception's
+    type and message; the other files are stored."""
+    spec = {**loaders.LOADERS, **loaders.PAGE_LOADERS}[suffix]
+    module, name = spec.split(":")
+
+    def broken(*args, **kwargs):
+        raise ValueError("irregular table grid")
+
+    monkeypatch.setattr(importlib.import_module(f"ingest.loaders.{module}"), name, broken)
+    monkeypatch.setattr(loaders, "check_archive", lambda path, limits: None)  # the reader itself is under test
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / f"odd{suffix}").write_bytes(SAMPLE_BYTES.get(suffix, b"anything"))
+    (docs / "zz-good.md").write_text("# Owls\n\nOwls hunt at night.")
+    if suffix in (".md", ".markdown"):
+        (docs / "zz-good.md").rename(docs / "zz-good.txt")
+    report = make_ingestor().run([docs])
+    assert [(Path(f["path"]).name, f["error"]) for f in report.failed] == [
+        (f"odd{suffix}", f"the {suffix} reader failed: ValueError: irregular table grid")
+    ]
+    assert report.added == 1
+
+
+def test_a_parsers_exception_on_upload_is_a_named_failure_not_a_500(
+    tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from rag.api.app import create_app
+
+    def broken(*args, **kwargs):
+        raise KeyError("w:tblGrid")
+
+    monkeypatch.setattr(importlib.import_module("ingest.loaders.text"), "load_text", broken)
+    with TestClient(create_app(Settings(data_dir=tmp_path / "data", llm="none"))) as client:
+        reply = client.post("/v1/documents", files=[("files", ("odd.txt", b"text")), ("files", ("ok.md", b"# A\n\nb"))])
+    assert reply.status_code < 500
+    body = reply.json()
+    assert any("odd.txt" in json.dumps(f) and "KeyError" in json.dumps(f) for f in body["failed"])
+    assert body["added"] == 1

@@ -10,6 +10,7 @@ from pathlib import Path
 from ingest.document import Document, RecordFailure
 from ingest.loaders.archive_guard import UnpackLimits, check_archive
 from ingest.loaders.ocr import OcrOptions
+from rag.errors import LoaderError
 
 Loaded = list[Document | RecordFailure]
 Loader = Callable[[Path, str], Loaded]
@@ -69,6 +70,12 @@ def load(path: Path, doc_id: str, options: ReadOptions) -> Loaded:
     suffix = path.suffix.lower()
     if suffix in ARCHIVES:
         check_archive(path, options.unpack)
-    if suffix in PAGE_LOADERS:
-        return list(_function(PAGE_LOADERS[suffix])(path, doc_id, options.ocr))
-    return _function(LOADERS[suffix])(path, doc_id)
+    try:
+        if suffix in PAGE_LOADERS:
+            return list(_function(PAGE_LOADERS[suffix])(path, doc_id, options.ocr))
+        return _function(LOADERS[suffix])(path, doc_id)
+    except LoaderError:
+        raise
+    except Exception as exc:  # a parser's own error on one odd file (python-docx, pypdf, Pillow, ...)
+        # That file's failure, named with what the parser said; the run goes on with the next file.
+        raise LoaderError(f"the {suffix} reader failed: {type(exc).__name__}: {exc}") from exc
