@@ -14,7 +14,7 @@ from ingest.pipeline import Ingestor, IngestReport
 from rag.config import get_settings
 from rag.errors import RaglineError
 from rag.exit_codes import EXIT_FAILED, EXIT_OK, fail
-from rag.wiring import make_embedder, make_page_reader, make_sparse, open_store
+from rag.service import Service
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,10 +91,9 @@ def main(argv: list[str] | None = None) -> int:
             report = ingest_via_api(args.api, args.paths, args.api_key or (keys[0] if keys else None), args.collection)
             print(json.dumps(report.as_dict()) if args.json else _human(report))
             return EXIT_FAILED if report.failed else EXIT_OK
-        store = open_store(settings)
-        page_reader = make_page_reader(settings)
-        ingestor = Ingestor(settings, store, make_embedder(settings), make_sparse(settings), page_reader)
-        try:
+        # Retrieval's LLM is not needed; RAGLINE_OCR=llm gets its own for the page reader.
+        with Service(settings, with_llm=False) as service:
+            ingestor = service.ingestor(None)
             if args.watch:
                 return _watch(ingestor, args)
             progress = _Progress(sys.stderr.isatty() and not args.json)
@@ -102,8 +101,6 @@ def main(argv: list[str] | None = None) -> int:
                 report = ingestor.run(args.paths, prune=args.prune, on_file=progress, on_chunks=progress.chunks)
             finally:
                 progress.close()
-        finally:
-            store.close()
     except RaglineError as exc:
         return fail(exc, "ingest")
     print(json.dumps(report.as_dict()) if args.json else _human(report))

@@ -17,8 +17,8 @@ from rag.exit_codes import EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, fail
 from rag.filters import parse_filter
 from rag.llm.backend_choice import NO_LLM
 from rag.query_pipeline import SearchReply
+from rag.service import Service
 from rag.store.base import Condition, Scalar
-from rag.wiring import OpenStores, Parts, build_parts
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,13 +69,12 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from rag.api.app import create_app
-    from rag.api.deps import ServerState
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings().with_overrides(collection=args.collection)
     # Loaded before the server starts, so a data dir without room or a busy store is one line and an exit
     # code rather than a failed-startup traceback.
-    server = ServerState(settings)
+    server = Service(settings)
     try:
         app = create_app(settings, server)  # a bad key file stops here, before the model loads
         server.load()
@@ -89,13 +88,12 @@ def _mcp(args: argparse.Namespace) -> int:
     import logging
 
     from rag.access import unrestricted
-    from rag.api.deps import ServerState
     from rag.mcp_tools import build_mcp
 
     # stdout carries the protocol: logs go to stderr.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     settings = get_settings().with_overrides(collection=args.collection)
-    server = ServerState(settings)
+    server = Service(settings)
     try:
         server.load()
         # The local operator's own store: every collection and document, as `rag search` sees them.
@@ -136,26 +134,13 @@ def parse_cli_filters(pairs: list[str]) -> tuple[Condition, ...]:
     return parse_filter({k: v[0] if len(v) == 1 else v for k, v in grouped.items()})
 
 
-class _Session:
-    """The parts one command needs, with every store it opened closed at the end."""
-
-    def __init__(self, collection: str | None = None, with_llm: bool = True) -> None:
-        self.settings = get_settings().with_overrides(collection=collection)
-        self.stores = OpenStores(self.settings)
-        self.parts: Parts = build_parts(self.settings, self.stores, with_llm=with_llm)
-
-    def __enter__(self) -> _Session:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.parts.pipeline.close()
-        if self.parts.llm is not None:
-            self.parts.llm.close()
-        self.stores.close()
+def _session(collection: str | None = None, with_llm: bool = True) -> Service:
+    """The process object for one command; closed (every store it opened) when the command ends."""
+    return Service(get_settings().with_overrides(collection=collection), with_llm=with_llm)
 
 
 def _search(args: argparse.Namespace) -> int:
-    with _Session(args.collection) as session:
+    with _session(args.collection) as session:
         pipeline = session.parts.pipeline
         opts = pipeline.options(top_k=args.top_k, mode=args.mode, conditions=parse_cli_filters(args.filter))
         reply = pipeline.search(args.query, opts, rerank=args.rerank)
@@ -169,7 +154,7 @@ def _search(args: argparse.Namespace) -> int:
 def _ask(args: argparse.Namespace) -> int:
     passages: list[dict] = []
     done: dict = {}
-    with _Session(args.collection) as session:
+    with _session(args.collection) as session:
         pipeline = session.parts.pipeline
         opts = pipeline.answer_options(args.top_k, parse_cli_filters(args.filter))
         for event in pipeline.answer(args.question, opts):
@@ -200,17 +185,16 @@ def _ask(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from ingest.pipeline import Ingestor
     from rag.evaluation import collection_for, evaluate_mode, load_beir
 
     split = load_beir(args.dataset, args.split)
-    with _Session(args.collection or collection_for(args.dataset), with_llm=args.rerank) as session:
+    with _session(args.collection or collection_for(args.dataset), with_llm=args.rerank) as session:
         parts = session.parts
         if args.rerank and parts.pipeline.reranker is None:
             raise LLMNotConfiguredError(f"--rerank needs an LLM: {NO_LLM}")
         started = time.perf_counter()
         settings = parts.settings
-        report = Ingestor(settings, session.stores(None, create=True), parts.embedder, parts.sparse).run([split.corpus])
+        report = session.ingestor(None).run([split.corpus])
         print(
             f"collection {settings.collection}: {report.added} added, {report.updated} updated, "
             f"{report.unchanged} unchanged ({time.perf_counter() - started:.1f} s)",

@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rag.errors import ConfigError
 
 DEFAULT_EMBED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+# The most passages one answer may be grounded in (RAGLINE_ANSWER_PASSAGES, a request's top_k).
+MAX_ANSWER_PASSAGES = 20
 COLLECTION_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 ThinkingLevel = Literal["minimal", "low", "medium", "high"]
 INDEX_TYPES = ("keyword", "integer", "float", "datetime", "bool")
@@ -258,7 +260,7 @@ class Settings(BaseSettings):
         description="Answers generated at once per process; more get HTTP 503 with Retry-After, so answers waiting "
         "on a slow LLM never hold every worker.",
     )
-    answer_passages: int = Field(5, ge=1, le=20, description="Top passages an answer is grounded in.")
+    answer_passages: int = Field(5, ge=1, le=MAX_ANSWER_PASSAGES, description="Top passages an answer is grounded in.")
     answer_max_tokens: int = Field(512, ge=16, description="Longest generated answer.")
     answer_passage_tokens: int = Field(384, ge=16, description="Token budget of each passage in an answer prompt.")
 

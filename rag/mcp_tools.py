@@ -18,12 +18,13 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from rag.access import Principal, Scope
-from rag.api.deps import ServerState
-from rag.config import Settings
+from rag.config import MAX_ANSWER_PASSAGES, Settings
 from rag.errors import NotFoundError, RaglineError
 from rag.filters import parse_filter
+from rag.retrieval import MAX_TOP_K
+from rag.service import Service
 from rag.store.base import visible_to
-from rag.stored_chunk import SearchResult
+from rag.stored_chunk import TEXT, SearchResult
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 INSTRUCTIONS = (
@@ -66,7 +67,7 @@ def request_principal(ctx: Context) -> Principal | None:
 
 def build_mcp(
     settings: Settings,
-    state_of: Callable[[], ServerState],
+    state_of: Callable[[], Service],
     default: Principal,
     principal_of: Callable[[Context], Principal | None] = request_principal,
 ) -> MCPServer:
@@ -94,7 +95,9 @@ def build_mcp(
     def search(
         query: Annotated[str, Field(min_length=1, max_length=settings.max_query_chars, description="What to find.")],
         ctx: Context,
-        top_k: Annotated[int, Field(ge=1, le=50, description="How many passages.")] = 5,
+        top_k: Annotated[
+            int | None, Field(ge=1, le=MAX_TOP_K, description="How many passages; RAGLINE_TOP_K when omitted.")
+        ] = None,
         collection: Annotated[str | None, Field(description="Collection; the default when omitted.")] = None,
         filter: Annotated[
             dict[str, Any] | None,
@@ -135,7 +138,7 @@ def build_mcp(
             if not chunks:
                 raise NotFoundError(f"no document or chunk {id!r}")
             first = SearchResult.from_payload(chunks[0].id, 0.0, chunks[0].payload)
-            text = "\n".join(c.payload.get("text", "") for c in chunks)
+            text = "\n".join(c.payload.get(TEXT, "") for c in chunks)
             doc = {"doc_id": first.doc_id, "title": first.title, "source": first.source.rsplit("/", 1)[-1]}
             doc |= {"chunk_id": chunk_id} if chunk_id else {"chunks": len(chunks)}
             doc |= {"metadata": first.metadata, "text": text}
@@ -147,7 +150,9 @@ def build_mcp(
     def answer(
         question: Annotated[str, Field(min_length=1, max_length=settings.max_query_chars)],
         ctx: Context,
-        top_k: Annotated[int | None, Field(ge=1, le=20, description="Passages to ground it in.")] = None,
+        top_k: Annotated[
+            int | None, Field(ge=1, le=MAX_ANSWER_PASSAGES, description="Passages to ground it in.")
+        ] = None,
         collection: Annotated[str | None, Field(description="Collection; the default when omitted.")] = None,
         filter: Annotated[dict[str, Any] | None, Field(description="Metadata filter, as in search.")] = None,
     ) -> dict[str, Any]:

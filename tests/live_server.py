@@ -13,9 +13,9 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from rag.api.app import create_app
-from rag.api.deps import ServerState
 from rag.config import Settings
 from rag.embedding import Embedder
+from rag.service import Service
 from tests.fakes.gemini import gemini_server
 from tests.fakes.judges import judge, keyword_grade
 from tests.fakes.server import FakeServer
@@ -48,7 +48,7 @@ def served_with_gemini(
     with gemini_server() as llm:
         llm.fake.responder = judge(keyword_grade)
         s = Settings(data_dir=data_dir, gemini_api_key="k", gemini_base_url=llm.url, **settings)
-        state = ServerState(s, embedder)
+        state = Service(s, embedder)
         try:
             state.ingest_records(records, None)
             with live_server(create_app(s, state)) as base:

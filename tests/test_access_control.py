@@ -15,12 +15,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rag.api.app import create_app
-from rag.api.deps import ServerState
 from rag.cli import main as rag_main
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.errors import ConfigError, UsageError
 from rag.key_file import KeyEntry, key_hash, read_keys, write_keys
+from rag.service import Service
 
 KEYS = {  # name: (key, scopes, collections, groups)
     "reader": ("k-reader", ("read",), ("documents",), ("team-a",)),
@@ -44,7 +44,7 @@ def keyed(tmp_path: Path, embedder: Embedder) -> Iterator[tuple[TestClient, Path
     keys = tmp_path / "keys.toml"
     write_keys(keys, [entry(n, *spec) for n, spec in KEYS.items()])
     settings = Settings(data_dir=tmp_path / "data", api_keys_file=keys)
-    server = ServerState(settings, embedder)
+    server = Service(settings, embedder)
     with TestClient(create_app(settings, server)) as client:
         records = [
             {"_id": "public", "text": "Walruses haul out on sea ice."},
@@ -126,7 +126,7 @@ def test_rate_limit_per_key(tmp_path: Path, embedder: Embedder) -> None:
     keys = tmp_path / "keys.json"
     write_keys(keys, [entry("slow", "k-slow", ("read",), ("*",), rpm=2), entry("fast", "k-fast", ("read",), ("*",))])
     settings = Settings(data_dir=tmp_path / "data", api_keys_file=keys)
-    server = ServerState(settings, embedder)
+    server = Service(settings, embedder)
     with TestClient(create_app(settings, server)) as client:
         codes = [
             client.get("/v1/collections", headers={"Authorization": "Bearer k-slow"}).status_code for _ in range(3)

@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rag.api.app import create_app
-from rag.api.deps import ServerState
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.key_file import KeyEntry, key_hash, write_keys
+from rag.service import Service
 from tests.fakes.gemini import gemini_server
 from tests.fakes.judges import judge, keyword_grade
 from tests.fakes.server import FakeServer
@@ -70,7 +70,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iter
             max_collections=1000,
             open_collections=4,
         )
-        server = ServerState(s, embedder)
+        server = Service(s, embedder)
         with TestClient(create_app(s, server)) as client:
             yield client, llm
         server.close()

@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 
 from rag import cost
 from rag.api.app import create_app
-from rag.api.deps import ServerState
 from rag.cli import main as rag_main
 from rag.config import Settings, get_settings
 from rag.embedding import Embedder
+from rag.service import Service
 from tests.fakes.gemini import BAD_KEY, gemini_server
 from tests.fakes.judges import judge, keyword_grade
 from tests.fakes.ollama import ollama_server
@@ -26,7 +26,7 @@ from tests.test_ingest import folder_uploads, make_folder
 
 
 def _serve(settings: Settings, embedder: Embedder, docs: Path) -> Iterator[TestClient]:
-    server = ServerState(settings, embedder)
+    server = Service(settings, embedder)
     server.ingest_uploads(folder_uploads(docs), None)
     with TestClient(create_app(settings, server)) as client:
         yield client
@@ -65,7 +65,9 @@ def sse(text: str) -> list[tuple[str, dict]]:
 def test_search_is_reranked_and_priced(gemini) -> None:
     client, server = gemini
     body = search(client, query="penguins in the southern hemisphere", top_k=3)
+    trust = body["rerank"].pop("trust")
     assert body["rerank"] == {"status": "ok", "backend": "gemini", "reason": None, "cached": False}
+    assert 0 < trust <= 1  # a new process's judge: trusted, not yet in full
     assert body["results"][0]["doc_id"] == "d.pdf" and len(body["results"]) == 3
     usage = body["usage"]
     assert usage["calls"] == len(server.fake.requests) == 1  # graded: one call grades every candidate

@@ -9,10 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rag.api.app import create_app
-from rag.api.deps import ServerState, _upload_parts
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.errors import UsageError
+from rag.service import Service
+from rag.upload_staging import upload_parts
 from tests.test_ingest import make_folder
 
 KEY = "s3cret-key"
@@ -22,7 +23,7 @@ KEY = "s3cret-key"
 def client(tmp_path: Path, embedder: Embedder):
     settings = Settings(data_dir=tmp_path / "data", api_keys=KEY, max_upload_bytes=64_000)
     docs = make_folder(tmp_path)
-    server = ServerState(settings, embedder)
+    server = Service(settings, embedder)
     with TestClient(create_app(settings, server), headers={"Authorization": f"Bearer {KEY}"}) as c:
         files = [
             ("files", (p.name, p.read_bytes()))
@@ -226,7 +227,7 @@ def test_an_upload_cannot_follow_a_symlink_out_of_the_data_dir(client: TestClien
 
 def test_an_upload_name_that_is_not_unicode_is_refused() -> None:
     with pytest.raises(UsageError, match="invalid file name"):
-        _upload_parts("a\udc80.txt")
+        upload_parts("a\udc80.txt")
 
 
 def test_a_nul_in_an_upload_name_is_a_400(client: TestClient) -> None:

@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rag.api.app import create_app
-from rag.api.deps import ServerState
 from rag.config import Settings
 from rag.embedding import Embedder
+from rag.service import Service
 
 
 def _threads_and_maps() -> tuple[int, int]:
@@ -32,7 +32,7 @@ def serve(tmp_path: Path, embedder: Embedder):
 
     def start(**settings) -> TestClient:
         s = Settings(data_dir=tmp_path / "data", **settings)
-        server = ServerState(s, embedder)
+        server = Service(s, embedder)
         servers.append(server)
         return TestClient(create_app(s, server))
 

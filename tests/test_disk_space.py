@@ -14,10 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rag.api.app import create_app
-from rag.api.deps import ServerState
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.errors import StorageFullError
+from rag.service import Service
 
 
 def _more_than_free(path: Path) -> int:
@@ -27,7 +27,7 @@ def _more_than_free(path: Path) -> int:
 def test_startup_without_room_is_one_clear_error(tmp_path: Path, embedder: Embedder) -> None:
     settings = Settings(data_dir=tmp_path / "data", min_free_mb=_more_than_free(tmp_path))
     with pytest.raises(StorageFullError, match="RAGLINE_MIN_FREE_MB"):
-        ServerState(settings, embedder).load()
+        Service(settings, embedder).load()
     env = {**os.environ, "RAGLINE_DATA_DIR": str(tmp_path / "data"), "RAGLINE_MIN_FREE_MB": str(settings.min_free_mb)}
     run = subprocess.run(
         [sys.executable, "-m", "rag.cli", "serve", "--port", "0"], env=env, capture_output=True, text=True, timeout=120
@@ -52,7 +52,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 def test_a_full_disk_is_507_and_search_goes_on(small_disk: Path, embedder: Embedder) -> None:
     settings = Settings(data_dir=small_disk / "data", min_free_mb=256)
-    server = ServerState(settings, embedder)
+    server = Service(settings, embedder)
     with TestClient(create_app(settings, server)) as c:
         r = c.post("/v1/documents", files=[("files", ("owls.txt", b"Owls hunt at night."))])
         assert r.status_code == 200 and r.json()["added"] == 1

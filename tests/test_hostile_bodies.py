@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from rag.api.app import create_app
-from rag.api.deps import ServerState
 from rag.config import Settings
 from rag.embedding import Embedder
+from rag.service import Service
 from tests.fakes.gemini import gemini_server
 from tests.fakes.judges import judge, keyword_grade
 from tests.test_ingest import folder_uploads, make_folder
@@ -95,7 +95,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iter
     with gemini_server() as llm:
         llm.fake.responder = judge(keyword_grade)
         s = Settings(data_dir=root / "data", gemini_api_key="k", gemini_base_url=llm.url, max_collections=5)
-        server = ServerState(s, embedder)
+        server = Service(s, embedder)
         server.ingest_uploads(folder_uploads(make_folder(root)), None)
         with TestClient(create_app(s, server), raise_server_exceptions=False) as client:
             yield client, root

@@ -17,11 +17,11 @@ from mcp.client.streamable_http import streamable_http_client
 
 from rag.access import unrestricted
 from rag.api.app import create_app
-from rag.api.deps import ServerState
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.key_file import KeyEntry, key_hash, write_keys
 from rag.mcp_tools import build_mcp
+from rag.service import Service
 from tests.fakes.gemini import gemini_server
 from tests.fakes.judges import judge, keyword_grade
 from tests.live_server import live_server
@@ -33,17 +33,17 @@ RECORDS = [
 
 
 @pytest.fixture
-def state(tmp_path: Path, embedder: Embedder) -> Iterator[ServerState]:
+def state(tmp_path: Path, embedder: Embedder) -> Iterator[Service]:
     with gemini_server() as llm:
         llm.fake.responder = judge(keyword_grade)
         settings = Settings(data_dir=tmp_path / "data", gemini_api_key="k", gemini_base_url=llm.url, mcp_max_bytes=1200)
-        server = ServerState(settings, embedder)
+        server = Service(settings, embedder)
         server.ingest_records(RECORDS, None)
         yield server
         server.close()
 
 
-def test_tools_in_process(state: ServerState) -> None:
+def test_tools_in_process(state: Service) -> None:
     async def go() -> None:
         async with Client(build_mcp(state.settings, lambda: state, unrestricted("local"))) as client:
             tools = {t.name: t for t in (await client.list_tools()).tools}
@@ -70,7 +70,7 @@ def test_tools_in_process(state: ServerState) -> None:
             # Bad arguments and unknown things are tool errors the model can read, not crashes.
             for name, args, says in [
                 ("search", {"query": ""}, "at least 1 character"),
-                ("search", {"query": "x", "top_k": 500}, "less than or equal to 50"),
+                ("search", {"query": "x", "top_k": 500}, "less than or equal to 100"),
                 ("search", {"query": "x", "filter": {"year": {"near": 1}}}, "unknown operator"),
                 ("search", {"query": "x", "collection": "../etc"}, "not a valid name"),
                 ("fetch", {"id": "nope"}, "no document"),
@@ -81,7 +81,7 @@ def test_tools_in_process(state: ServerState) -> None:
     asyncio.run(go())
 
 
-def test_stdio_server(tmp_path: Path, state: ServerState) -> None:
+def test_stdio_server(tmp_path: Path, state: Service) -> None:
     state.close()  # the embedded store admits one process: hand it to `rag mcp`
     env = {**os.environ, "RAGLINE_DATA_DIR": str(tmp_path / "data"), "RAGLINE_LLM": "none"}
     params = StdioServerParameters(command=sys.executable, args=["-m", "rag.cli", "mcp"], env=env)
@@ -96,7 +96,7 @@ def test_stdio_server(tmp_path: Path, state: ServerState) -> None:
     asyncio.run(go())
 
 
-def test_http_endpoint_behind_scoped_keys(tmp_path: Path, state: ServerState) -> None:
+def test_http_endpoint_behind_scoped_keys(tmp_path: Path, state: Service) -> None:
     keys = tmp_path / "keys.toml"
     write_keys(
         keys,

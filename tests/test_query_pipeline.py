@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 
 from ingest.pipeline import Ingestor
 from rag.api.app import create_app
-from rag.api.deps import ServerState
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.retrieval import group_best_per_doc
+from rag.service import Service
 from rag.store.base import QuerySpec
 from rag.wiring import OpenStores, build_parts, make_sparse
 from tests.fakes.gemini import gemini_server
@@ -81,7 +81,7 @@ def test_eval_and_the_api_send_the_same_capped_candidates(beir: Path, tmp_path: 
             gemini_base_url=server.url,
             rerank_candidates=5,
         )
-        state = ServerState(settings, embedder)
+        state = Service(settings, embedder)
         with TestClient(create_app(settings, state)) as client:
             for query in QUERIES.values():
                 r = client.post("/v1/search", json={"query": query, "top_k": 20})
@@ -100,7 +100,7 @@ def test_eval_and_the_api_send_the_same_capped_candidates(beir: Path, tmp_path: 
 @pytest.fixture
 def dense_default(tmp_path: Path, embedder: Embedder) -> Iterator[TestClient]:
     settings = Settings(data_dir=tmp_path / "data", mode="dense")
-    state = ServerState(settings, embedder)
+    state = Service(settings, embedder)
     records = [{"_id": f"d{i}", "text": f"{TOPICS[i % 8]} (note {i})"} for i in range(16)]
     state.ingest_records(records, None)
     with TestClient(create_app(settings, state)) as client:

@@ -14,9 +14,9 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from rag.api.app import create_app
-from rag.api.deps import ServerState
 from rag.config import Settings
 from rag.embedding import Embedder
+from rag.service import Service
 from tests.fakes.gemini import gemini_server
 from tests.fakes.judges import judge, keyword_grade
 from tests.live_server import live_server
@@ -32,7 +32,7 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> 
     with gemini_server() as llm:
         llm.fake.responder = judge(keyword_grade)
         s = Settings(data_dir=root / "data", gemini_api_key="k", gemini_base_url=llm.url, max_collections=5)
-        state = ServerState(s, embedder)
+        state = Service(s, embedder)
         state.ingest_uploads(folder_uploads(make_folder(root)), None)
         with live_server(create_app(s, state)) as base:
             yield schemathesis.openapi.from_url(f"{base}/openapi.json")

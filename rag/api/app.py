@@ -21,7 +21,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag import __version__
 from rag.access import NO_ONE
-from rag.api.deps import ServerState
 from rag.api.error_status import status_for
 from rag.api.openai_compat import router as openai_router
 from rag.api.prometheus import Metrics
@@ -31,6 +30,7 @@ from rag.config import Settings
 from rag.errors import OverloadedError, RaglineError
 from rag.key_file import KeyRing
 from rag.mcp_tools import build_mcp
+from rag.service import Service
 
 log = logging.getLogger("ragline.api")
 SEARCH_PAGE = (files("rag.api") / "search_page.html").read_text(encoding="utf-8")
@@ -91,12 +91,12 @@ class RequestContext:
             )
 
 
-def create_app(settings: Settings, server: ServerState | None = None) -> FastAPI:
+def create_app(settings: Settings, server: Service | None = None) -> FastAPI:
     """An app over ``server`` (built from ``settings`` and loaded at startup when not given)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        svc = server or ServerState(settings)
+        svc = server or Service(settings)
         app.state.server = svc
         svc.meter.listeners.append(app.state.metrics.observe_llm)
         if not svc.ready:
@@ -158,7 +158,7 @@ def create_app(settings: Settings, server: ServerState | None = None) -> FastAPI
 
     @app.get("/readyz", tags=["ops"], summary="The model and the store are loaded; the LLM's state.")
     async def readyz(request: Request) -> Response:
-        svc: ServerState | None = getattr(request.app.state, "server", None)
+        svc: Service | None = getattr(request.app.state, "server", None)
         if svc is None or not svc.ready:
             return JSONResponse({"status": "loading"}, status_code=503)
         # Search is ready without the LLM (it falls back to retrieval order); the LLM's state is reported.

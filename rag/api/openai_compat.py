@@ -11,22 +11,22 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from rag.access import Principal
-from rag.api.deps import ServerState, server_state
+from rag.api.deps import State
 from rag.api.permissions import allowed, caller
 from rag.api.schemas import ERROR_RESPONSES
 from rag.errors import UsageError
 from rag.query_pipeline import Event
+from rag.service import Service
 
 DEFAULT_MODEL = "ragline"
 router = APIRouter(tags=["openai"])
-State = Annotated[ServerState, Depends(server_state)]
 
 
 class ChatMessage(BaseModel):
@@ -94,7 +94,7 @@ def _finish(done: dict[str, Any]) -> str:
     return "length" if done["status"] == "truncated" else "stop"
 
 
-def _answer_events(request: Request, state: ServerState, body: ChatRequest) -> Iterator[Event]:
+def _answer_events(request: Request, state: Service, body: ChatRequest) -> Iterator[Event]:
     who: Principal = allowed(request, "read", _collection(body))
     query, question = _conversation(body, request.app.state.settings.max_query_chars)
     opts = state.pipeline.answer_options(None, (), who.identities)

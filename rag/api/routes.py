@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.sse import EventSourceResponse, format_sse_event
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import PathConvertor, register_url_convertor
 
 from rag.access import Principal, parse_acl
-from rag.api.deps import ServerState, server_state
+from rag.api.deps import State
 from rag.api.permissions import allowed, caller, with_scope
 from rag.api.schemas import (
     ERROR_RESPONSES,
@@ -36,6 +36,7 @@ from rag.filters import parse_filter
 from rag.llm.usage import Usage as LLMUsage
 from rag.query_pipeline import Event, SearchReply
 from rag.retrieval import SearchOptions
+from rag.service import Service
 
 
 class _AnyText(PathConvertor):
@@ -47,7 +48,6 @@ class _AnyText(PathConvertor):
 register_url_convertor("anytext", _AnyText())
 router = APIRouter()
 
-State = Annotated[ServerState, Depends(server_state)]
 _NAME = {"pattern": COLLECTION_NAME_PATTERN}  # stated here, checked (400) before any path is built
 
 
@@ -60,7 +60,7 @@ def _response(reply: SearchReply) -> SearchResponse:
     )
 
 
-def _options(state: ServerState, body: SearchRequest | BatchSearchRequest, who: Principal) -> SearchOptions:
+def _options(state: Service, body: SearchRequest | BatchSearchRequest, who: Principal) -> SearchOptions:
     """The request's retrieval options (the caller's ACL identities among them); what it leaves out comes from
     the settings."""
     return state.pipeline.options(

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StrictBool, WithJsonSchema
 
-from rag.config import COLLECTION_NAME_PATTERN
+from rag.config import COLLECTION_NAME_PATTERN, MAX_ANSWER_PASSAGES
 from rag.filters import DATE_PATTERN
 from rag.retrieval import MAX_TOP_K
 
@@ -191,7 +191,10 @@ class CollectionsResponse(BaseModel):
 class AnswerRequest(BaseModel):
     query: QueryText = Field(description="The question.", min_length=1)
     top_k: int | None = Field(
-        None, ge=1, le=20, description="Passages the answer is grounded in; RAGLINE_ANSWER_PASSAGES if omitted."
+        None,
+        ge=1,
+        le=MAX_ANSWER_PASSAGES,
+        description="Passages the answer is grounded in; RAGLINE_ANSWER_PASSAGES if omitted.",
     )
     filter: Filter = Field(None, description="Metadata filter, as in /v1/search.")
     stream: StrictBool = Field(False, description="Server-Sent Events: passages, token pieces, then done.")
