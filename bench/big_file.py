@@ -46,7 +46,7 @@ def ingest(folder: Path, data: Path) -> tuple[float, float, dict]:
     env = {**os.environ, "RAGLINE_DATA_DIR": str(data)}
     t0 = time.perf_counter()
     run = subprocess.run(
-        [sys.executable, "-m", "ingest.cli", str(folder), "--json"], env=env, capture_output=True, text=True
+        [sys.executable, "-m", "rag.edges.ingest_cli", str(folder), "--json"], env=env, capture_output=True, text=True
     )
     seconds = time.perf_counter() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

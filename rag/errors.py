@@ -23,7 +23,7 @@
         └── LLMOutputError         output that cannot be parsed as asked (or none: all spent on thinking)
 
 The core never imports its edges; the edges map these in one table each: HTTP status codes in
-``rag/api/error_status.py``, exit codes in ``rag/exit_codes.py``.
+``rag/edges/api/error_status.py``, exit codes in ``rag/edges/exit_codes.py``.
 """
 
 from __future__ import annotations

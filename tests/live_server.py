@@ -12,8 +12,8 @@ from pathlib import Path
 import uvicorn
 from starlette.types import ASGIApp
 
-from rag.api.app import create_app
 from rag.config import Settings
+from rag.edges.api.app import create_app
 from rag.embedding import Embedder
 from rag.service import Service
 from tests.fakes.gemini import gemini_server

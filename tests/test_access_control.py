@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from rag.api.app import create_app
-from rag.cli import main as rag_main
 from rag.config import Settings
+from rag.edges.api.app import create_app
+from rag.edges.cli import main as rag_main
 from rag.embedding import Embedder
 from rag.errors import ConfigError, UsageError
 from rag.key_file import KeyEntry, key_hash, read_keys, write_keys
@@ -158,7 +158,11 @@ def test_a_plain_key_in_the_file_is_refused_at_startup(tmp_path: Path) -> None:
     )
     env = {**os.environ, "RAGLINE_API_KEYS_FILE": str(keys), "RAGLINE_DATA_DIR": str(tmp_path / "data")}
     run = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "serve", "--port", "0"], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "rag.edges.cli", "serve", "--port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert run.returncode == 2 and "never the key itself" in run.stderr and "Traceback" not in run.stderr
 

@@ -13,9 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rag import cost
-from rag.api.app import create_app
-from rag.cli import main as rag_main
 from rag.config import Settings, get_settings
+from rag.edges.api.app import create_app
+from rag.edges.cli import main as rag_main
 from rag.embedding import Embedder
 from rag.service import Service
 from tests.fakes.gemini import BAD_KEY, gemini_server

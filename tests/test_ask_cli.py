@@ -18,7 +18,7 @@ from tests.test_ingest import REPO, cli_env, make_folder, run_cli
 
 def rag(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=300
+        [sys.executable, "-m", "rag.edges.cli", *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=300
     )
 
 

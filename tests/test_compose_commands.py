@@ -29,7 +29,7 @@ SERVICES = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
 def compose_argv(service: str, replace: dict[str, str]) -> list[str]:
     """The service's command with host paths and ports in place of the container's, run by this Python."""
     command = [replace.get(arg, arg) for arg in SERVICES[service]["command"]]
-    module = {"rag": "rag.cli", "ingest": "ingest.cli"}[command[0]]
+    module = {"rag": "rag.edges.cli", "ingest": "rag.edges.ingest_cli"}[command[0]]
     return [sys.executable, "-m", module, *command[1:]]
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from rag.api.app import create_app
 from rag.config import Settings
+from rag.edges.api.app import create_app
 from rag.embedding import Embedder
 from rag.errors import StorageFullError
 from rag.service import Service
@@ -30,7 +30,11 @@ def test_startup_without_room_is_one_clear_error(tmp_path: Path, embedder: Embed
         Service(settings, embedder).load()
     env = {**os.environ, "RAGLINE_DATA_DIR": str(tmp_path / "data"), "RAGLINE_MIN_FREE_MB": str(settings.min_free_mb)}
     run = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "serve", "--port", "0"], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "rag.edges.cli", "serve", "--port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert run.returncode == 3
     assert run.stderr.strip().splitlines()[-1].startswith("rag: error:") and "RAGLINE_MIN_FREE_MB" in run.stderr

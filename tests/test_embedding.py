@@ -105,7 +105,7 @@ def test_serving_imports_neither_torch_nor_unused_parsers(tmp_path: Path) -> Non
 import sys
 from fastapi.testclient import TestClient
 from rag.config import Settings
-from rag.api.app import create_app
+from rag.edges.api.app import create_app
 with TestClient(create_app(Settings(data_dir={str(tmp_path)!r}, llm="none"))) as client:
     client.post("/v1/documents", files={{"files": ("a.txt", b"Owls hunt at night.")}})
     assert client.post("/v1/search", json={{"query": "owls"}}).json()["results"]

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-import rag.cli
-from ingest.cli import main as ingest_main
+import rag.edges.cli
 from rag.config import get_settings
-from rag.exit_codes import EXIT_UNAVAILABLE, EXIT_USAGE
+from rag.edges.exit_codes import EXIT_UNAVAILABLE, EXIT_USAGE
+from rag.edges.ingest_cli import main as ingest_main
 
 
 class _Busy(BaseHTTPRequestHandler):
@@ -63,13 +63,13 @@ def test_bad_settings_are_a_usage_error_on_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("RAGLINE_RERANK_STEP", "30")  # not smaller than the window (20)
-    assert rag.cli.main(["search", "anything"]) == EXIT_USAGE
+    assert rag.edges.cli.main(["search", "anything"]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert err.startswith("rag: error: invalid settings") and err.count("\n") == 1
     monkeypatch.delenv("RAGLINE_RERANK_STEP")
     get_settings.cache_clear()
     monkeypatch.setenv("RAGLINE_LLM", "gemini")
-    assert rag.cli.main(["search", "anything"]) == EXIT_USAGE
+    assert rag.edges.cli.main(["search", "anything"]) == EXIT_USAGE
     assert "GEMINI_API_KEY" in capsys.readouterr().err
 
 
@@ -77,6 +77,6 @@ def test_a_bug_is_not_reported_as_a_usage_error(monkeypatch: pytest.MonkeyPatch)
     def broken(args: object) -> int:
         raise ValueError("a bug deep inside")
 
-    monkeypatch.setattr(rag.cli, "_search", broken)
+    monkeypatch.setattr(rag.edges.cli, "_search", broken)
     with pytest.raises(ValueError, match="a bug deep inside"):
-        rag.cli.main(["search", "anything"])
+        rag.edges.cli.main(["search", "anything"])

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from rag.api.app import create_app
 from rag.config import Settings
+from rag.edges.api.app import create_app
 from rag.embedding import Embedder
 from rag.service import Service
 from tests.fakes.gemini import gemini_server

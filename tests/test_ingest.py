@@ -133,7 +133,12 @@ def test_model_mismatch_refused(tmp_path: Path, make_ingestor, settings: Setting
 
 def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ingest.cli", *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=300
+        [sys.executable, "-m", "rag.edges.ingest_cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=300,
     )
 
 
@@ -180,7 +185,7 @@ def test_sigkill_mid_run_then_rerun_matches_clean_run(tmp_path: Path) -> None:
     # Longer delays only matter on a loaded machine, where the model takes longer to load.
     for delay in (4.0, 5.0, 6.0, 7.0, 8.5, 10.0, 12.0, 15.0, 20.0, 30.0):
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ingest.cli", str(src), "--prune"],
+            [sys.executable, "-m", "rag.edges.ingest_cli", str(src), "--prune"],
             cwd=REPO,
             env=cli_env(crashed, **small_batches),
             stdout=subprocess.DEVNULL,
@@ -287,7 +292,7 @@ def test_json_report_says_what_was_read_of_each_file(tmp_path: Path, make_ingest
     assert [Path(f["file"]).name for f in report.failed] == ["recs.jsonl"]
     # A re-run reports the bad line again (the file is read again, not skipped as unchanged); the human summary
     # gives each file one line, however many of its records failed.
-    from ingest.cli import _human
+    from rag.edges.ingest_cli import _human
 
     (docs / "more.jsonl").write_text('bad\nworse\n{"_id": "r3", "text": "Ceres."}\n')
     again = make_ingestor().run([docs])
@@ -394,7 +399,7 @@ def test_a_parsers_exception_on_upload_is_a_named_failure_not_a_500(
 ) -> None:
     from fastapi.testclient import TestClient
 
-    from rag.api.app import create_app
+    from rag.edges.api.app import create_app
 
     def broken(*args, **kwargs):
         raise KeyError("w:tblGrid")

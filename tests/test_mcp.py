@@ -16,11 +16,11 @@ from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from rag.access import unrestricted
-from rag.api.app import create_app
 from rag.config import Settings
+from rag.edges.api.app import create_app
+from rag.edges.mcp_tools import build_mcp
 from rag.embedding import Embedder
 from rag.key_file import KeyEntry, key_hash, write_keys
-from rag.mcp_tools import build_mcp
 from rag.service import Service
 from tests.fakes.gemini import gemini_server
 from tests.fakes.judges import judge, keyword_grade
@@ -84,7 +84,7 @@ def test_tools_in_process(state: Service) -> None:
 def test_stdio_server(tmp_path: Path, state: Service) -> None:
     state.close()  # the embedded store admits one process: hand it to `rag mcp`
     env = {**os.environ, "RAGLINE_DATA_DIR": str(tmp_path / "data"), "RAGLINE_LLM": "none"}
-    params = StdioServerParameters(command=sys.executable, args=["-m", "rag.cli", "mcp"], env=env)
+    params = StdioServerParameters(command=sys.executable, args=["-m", "rag.edges.cli", "mcp"], env=env)
 
     async def go() -> None:
         async with Client(params, read_timeout_seconds=120) as client:

@@ -186,7 +186,7 @@ def test_any_error_body_is_a_reason_never_an_exception(name: str, status: int, c
 
 
 def test_a_gateway_error_at_startup_leaves_the_service_up_and_not_ready_for_the_llm(tmp_path) -> None:
-    from rag.api.app import create_app
+    from rag.edges.api.app import create_app
 
     with gemini_server() as server:
         server.fake.gateway = (403, "application/json", '{"error": "some text"}')

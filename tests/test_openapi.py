@@ -9,8 +9,8 @@ import jsonschema
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.api.app import create_app
 from rag.config import Settings
+from rag.edges.api.app import create_app
 from rag.errors import FilterError
 from rag.filters import parse_filter
 

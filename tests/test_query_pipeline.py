@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ingest.pipeline import Ingestor
-from rag.api.app import create_app
 from rag.config import Settings
+from rag.edges.api.app import create_app
 from rag.embedding import Embedder
 from rag.retrieval import group_best_per_doc
 from rag.service import Service

@@ -49,7 +49,7 @@ def settings_for(url: str, **overrides: object) -> Settings:
 
 
 def test_readyz_lists_the_real_model(server, tmp_path: Path) -> None:
-    from rag.api.app import create_app
+    from rag.edges.api.app import create_app
 
     settings = Settings(llm="openai", openai_base_url=server.url, data_dir=tmp_path)  # no model named: the listed one
     with TestClient(create_app(settings)) as client:

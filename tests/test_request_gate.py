@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.api.app import create_app
 from rag.config import Settings
+from rag.edges.api.app import create_app
 
 KEY = "gate-key"
 LIMIT = 64_000

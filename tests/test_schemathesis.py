@@ -13,8 +13,8 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
-from rag.api.app import create_app
 from rag.config import Settings
+from rag.edges.api.app import create_app
 from rag.embedding import Embedder
 from rag.service import Service
 from tests.fakes.gemini import gemini_server

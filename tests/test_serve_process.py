@@ -29,7 +29,7 @@ def test_rag_serve_answers_over_http(tmp_path: Path) -> None:
     assert ingest.returncode == 0, ingest.stderr
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "rag.edges.cli", "serve", "--port", str(port)],
         env=env,
         cwd=REPO,
         stdout=subprocess.DEVNULL,

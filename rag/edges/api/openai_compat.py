@@ -18,9 +18,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from rag.access import Principal
-from rag.api.deps import State
-from rag.api.permissions import allowed, caller
-from rag.api.schemas import ERROR_RESPONSES
+from rag.edges.api.deps import State
+from rag.edges.api.permissions import allowed, caller
+from rag.edges.api.schemas import ERROR_RESPONSES
 from rag.errors import UsageError
 from rag.query_pipeline import Event
 from rag.service import Service

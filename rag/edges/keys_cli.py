@@ -9,8 +9,8 @@ from pathlib import Path
 
 from rag.access import SCOPES
 from rag.config import get_settings
+from rag.edges.exit_codes import EXIT_OK
 from rag.errors import UsageError
-from rag.exit_codes import EXIT_OK
 from rag.key_file import KeyEntry, key_hash, new_key, read_keys, write_keys
 
 

@@ -13,9 +13,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.convertors import PathConvertor, register_url_convertor
 
 from rag.access import Principal, parse_acl
-from rag.api.deps import State
-from rag.api.permissions import allowed, caller, with_scope
-from rag.api.schemas import (
+from rag.config import COLLECTION_NAME_PATTERN
+from rag.edges.api.deps import State
+from rag.edges.api.permissions import allowed, caller, with_scope
+from rag.edges.api.schemas import (
     ERROR_RESPONSES,
     AnswerRequest,
     AnswerResponse,
@@ -30,7 +31,6 @@ from rag.api.schemas import (
     Usage,
     UsageResponse,
 )
-from rag.config import COLLECTION_NAME_PATTERN
 from rag.errors import UsageError
 from rag.filters import parse_filter
 from rag.llm.usage import Usage as LLMUsage

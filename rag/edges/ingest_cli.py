@@ -12,8 +12,8 @@ from pathlib import Path
 
 from ingest.pipeline import Ingestor, IngestReport
 from rag.config import get_settings
+from rag.edges.exit_codes import EXIT_FAILED, EXIT_OK, fail
 from rag.errors import RaglineError
-from rag.exit_codes import EXIT_FAILED, EXIT_OK, fail
 from rag.service import Service
 
 
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = get_settings().with_overrides(collection=args.collection)
         if args.api:
-            from ingest.remote import ingest_via_api
+            from rag.edges.ingest_remote import ingest_via_api
 
             keys = settings.api_key_list()
             report = ingest_via_api(args.api, args.paths, args.api_key or (keys[0] if keys else None), args.collection)

@@ -21,19 +21,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag import __version__
 from rag.access import NO_ONE
-from rag.api.error_status import status_for
-from rag.api.openai_compat import router as openai_router
-from rag.api.prometheus import Metrics
-from rag.api.request_gate import Authenticator, BodyLimits
-from rag.api.routes import router
 from rag.config import Settings
+from rag.edges.api.error_status import status_for
+from rag.edges.api.openai_compat import router as openai_router
+from rag.edges.api.prometheus import Metrics
+from rag.edges.api.request_gate import Authenticator, BodyLimits
+from rag.edges.api.routes import router
+from rag.edges.mcp_tools import build_mcp
 from rag.errors import OverloadedError, RaglineError
 from rag.key_file import KeyRing
-from rag.mcp_tools import build_mcp
 from rag.service import Service
 
 log = logging.getLogger("ragline.api")
-SEARCH_PAGE = (files("rag.api") / "search_page.html").read_text(encoding="utf-8")
+SEARCH_PAGE = (files("rag.edges.api") / "search_page.html").read_text(encoding="utf-8")
 API_PREFIX = "/v1"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag.access import Principal, unrestricted
-from rag.api.rate_limit import PerKeyRate
+from rag.edges.api.rate_limit import PerKeyRate
 from rag.key_file import KeyRing
 
 PROTECTED_PREFIXES = ("/v1/", "/mcp")

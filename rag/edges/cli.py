@@ -10,10 +10,10 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from rag import keys_cli
 from rag.config import get_settings
+from rag.edges import keys_cli
+from rag.edges.exit_codes import EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, fail
 from rag.errors import FilterError, LLMNotConfiguredError, RaglineError, ServerUnavailableError, UsageError
-from rag.exit_codes import EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, fail
 from rag.filters import parse_filter
 from rag.llm.backend_choice import NO_LLM
 from rag.query_pipeline import SearchReply
@@ -68,7 +68,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from rag.api.app import create_app
+    from rag.edges.api.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings().with_overrides(collection=args.collection)
@@ -88,7 +88,7 @@ def _mcp(args: argparse.Namespace) -> int:
     import logging
 
     from rag.access import unrestricted
-    from rag.mcp_tools import build_mcp
+    from rag.edges.mcp_tools import build_mcp
 
     # stdout carries the protocol: logs go to stderr.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
