@@ -27,7 +27,7 @@ from ingest.pipeline import Ingestor
 from rag.config import Settings
 from rag.evaluation import load_beir, run_queries
 from rag.ir_metrics import evaluate
-from rag.wiring import build_parts, make_embedder, make_sparse, open_store
+from rag.wiring import build_parts, ingest_options, make_embedder, make_sparse, open_store
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"
 
@@ -53,7 +53,7 @@ def child(args: argparse.Namespace) -> dict:
         embedder.encode(["warm up"] * 8)
         corpus = _corpus(args.data, args.scale, Path(tmp))
         store = open_store(settings)
-        ingestor = Ingestor(settings, store, embedder, make_sparse(settings))
+        ingestor = Ingestor(ingest_options(settings), store, embedder, make_sparse(settings))
         t0 = time.perf_counter()
         report = ingestor.run([corpus])
         out = {"backend": args.backend, "scale": args.scale, "docs": report.added, "chunks": report.chunks}

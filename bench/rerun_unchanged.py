@@ -27,7 +27,7 @@ from fpdf import FPDF
 from bench.machine import describe_machine
 from ingest.pipeline import Ingestor
 from rag.config import Settings
-from rag.wiring import make_embedder, make_sparse, open_store
+from rag.wiring import ingest_options, make_embedder, make_sparse, open_store
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact" / "corpus.jsonl"
 
@@ -105,7 +105,7 @@ def main() -> None:
         s = Settings(data_dir=Path(tmp) / "data")
         store = open_store(s)
         try:
-            ingestor = Ingestor(s, store, make_embedder(s), make_sparse(s))
+            ingestor = Ingestor(ingest_options(s), store, make_embedder(s), make_sparse(s))
             first, report = timed(ingestor, folder)
             docs = report["added"]
             print(f"first run: {first:.1f} s, {docs} documents from {args.files} files, {report['chunks']} chunks")

@@ -16,30 +16,25 @@ import hashlib
 import json
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ingest.chunking import Chunk, Chunker
+from ingest.chunking import Chunker
 from ingest.coverage import file_coverage
 from ingest.discovery import Scope, SourceFile, discover
 from ingest.document import Document, RecordFailure
 from ingest.loaders import ReadOptions, is_supported, load
-from ingest.loaders.archive_guard import UnpackLimits
-from ingest.loaders.ocr import OcrOptions, PageReader
+from ingest.options import IngestOptions
 from ingest.text_quality import drop_encoded
-from rag.config import Settings
-from rag.embedding import Embedder, model_identity
+from ingest.writer import ChunkWriter, PendingDoc
+from rag.embedding import Embedder
 from rag.errors import LoaderError
 from rag.llm.usage import Usage
 from rag.sparse import SparseEncoder
-from rag.store.base import ChunkPoint, CollectionMeta, DocState, Store, check_meta
-from rag.stored_chunk import ACL, FILE_STAMP, chunk_payload
-
-PIPELINE_VERSION = 1
-_ID_NAMESPACE = uuid.UUID("6f1c1a3e-5b7d-4c39-9a52-4e1f0f8d2a11")
+from rag.store.base import DocState, Store, check_meta
+from rag.stored_chunk import ACL, FILE_STAMP
 
 log = logging.getLogger("ragline.ingest")
 
@@ -65,54 +60,21 @@ class IngestReport:
         return asdict(self)
 
 
-@dataclass(slots=True)
-class _Pending:
-    doc: Document
-    content_hash: str
-    chunks: list[Chunk]
-    existed: bool
-    file_stamp: str
-    resumed: bool = False  # some chunks of this very version are stored already (a run was killed writing it)
-
-
-def point_id(doc_id: str, content_hash: str, index: int) -> str:
-    return str(uuid.uuid5(_ID_NAMESPACE, f"{doc_id}\x00{content_hash}\x00{index}"))
-
-
 class Ingestor:
     """Writes documents into one store; the embedder is loaded only when something has to be embedded."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        store: Store,
-        embedder: Embedder,
-        sparse: SparseEncoder,
-        page_reader: PageReader | None = None,
-    ) -> None:
-        """``page_reader``: how scanned pages are read when not by local OCR (``RAGLINE_OCR=llm``)."""
-        self.settings = settings
+    def __init__(self, options: IngestOptions, store: Store, embedder: Embedder, sparse: SparseEncoder) -> None:
+        """``options``: made from the settings by ``rag.wiring.ingest_options``."""
+        self.options = options
         self.store = store
         self.embedder = embedder
         self.sparse = sparse
         self._chunker: Chunker | None = None
-        self._collection_ready = False
-        self._identity = model_identity(settings.embed_model)
-        self._read_options = ReadOptions(
-            UnpackLimits(settings.max_unpacked_bytes, settings.max_unpack_ratio),
-            OcrOptions(
-                settings.ocr != "off",
-                settings.ocr_dpi,
-                settings.ocr_min_chars,
-                settings.ocr_max_pixels,
-                reader=page_reader,
-                concurrency=settings.ocr_llm_concurrency if page_reader else 1,
-            ),
-        )
+        self.writer = ChunkWriter(store, embedder, sparse, options.embed_identity, options.batch_chunks)
+        self._identity = options.embed_identity
+        self._read_options = options.read
         check_meta(store.name, store.meta(), self._identity)
-        self._fingerprint = json.dumps(
-            [PIPELINE_VERSION, self._identity, settings.chunk_tokens, settings.chunk_overlap, settings.bm25_avg_len]
-        )
+        self._fingerprint = options.fingerprint()
 
     @property
     def chunker(self) -> Chunker:
@@ -121,16 +83,10 @@ class Ingestor:
             self._chunker = Chunker(
                 self.embedder.count_tokens,
                 self.embedder.max_tokens,
-                chunk_tokens=self.settings.chunk_tokens,
-                overlap=self.settings.chunk_overlap,
+                chunk_tokens=self.options.chunk_tokens,
+                overlap=self.options.chunk_overlap,
             )
         return self._chunker
-
-    def ensure_collection(self) -> None:
-        """Make the collection (recording the embedding model) unless it exists; before the first write."""
-        if not self._collection_ready:
-            self.store.ensure(CollectionMeta(self._identity, self.embedder.dimension))
-            self._collection_ready = True
 
     def content_hash(self, doc: Document) -> str:
         body = json.dumps(
@@ -180,15 +136,15 @@ class Ingestor:
         states = self.store.doc_states()
         seen: dict[str, str] = {}  # doc_id -> source that claimed it in this run
         failed_sources: set[str] = set()
-        batch: list[_Pending] = []
+        batch: list[PendingDoc] = []
         batch_chunks = 0
         for pending in self._changed_docs(files, states, seen, failed_sources, report, on_file, writer, options):
             batch.append(pending)
             batch_chunks += len(pending.chunks)
-            if batch_chunks >= self.settings.ingest_batch_chunks:
-                self._write(batch, report, on_chunks)
+            if batch_chunks >= self.options.batch_chunks:
+                self.writer.write(batch, report, on_chunks)
                 batch, batch_chunks = [], 0
-        self._write(batch, report, on_chunks)
+        self.writer.write(batch, report, on_chunks)
         if prune_scope is not None:
             gone = [
                 doc_id
@@ -222,7 +178,7 @@ class Ingestor:
         on_file: Callable[[int], None] | None,
         writer: tuple[str, ...] | None,
         options: ReadOptions,
-    ) -> Iterator[_Pending]:
+    ) -> Iterator[PendingDoc]:
         by_source: dict[str, list[str]] = {}
         for doc_id, st in states.items():
             by_source.setdefault(st.source, []).append(doc_id)
@@ -277,7 +233,7 @@ class Ingestor:
                     continue
                 chunks = self.chunker.chunk(doc)
                 resumed = st is not None and st.points_by_hash.get(h, 0) > 0
-                yield _Pending(doc, h, chunks, existed=st is not None, file_stamp=stamp, resumed=resumed)
+                yield PendingDoc(doc, h, chunks, existed=st is not None, file_stamp=stamp, resumed=resumed)
             if on_file:
                 on_file(1)
 
@@ -288,9 +244,7 @@ class Ingestor:
             st = f.path.stat()
         except OSError:
             return ""
-        s = self.settings
-        reading = [s.ocr, s.ocr_dpi, s.ocr_min_chars] if s.ocr != "off" else ["off"]
-        key = [st.st_size, st.st_mtime_ns, list(f.acl), self._fingerprint, reading]
+        key = [st.st_size, st.st_mtime_ns, list(f.acl), self._fingerprint, self.options.reading()]
         return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
 
     def _load(
@@ -322,62 +276,6 @@ class Ingestor:
         if docs := [item for item in kept if isinstance(item, Document)]:
             report.files.append(file_coverage(unicode_safe(str(f.path)), docs))
         return kept
-
-    def _write(self, batch: list[_Pending], report: IngestReport, on_chunks: Callable[[int], None] | None) -> None:
-        """Embed and upsert the batch's chunks ``RAGLINE_INGEST_BATCH_CHUNKS`` at a time (a huge document too,
-        in bounded memory); each document's old chunks are deleted only after all its new ones are written."""
-        if not batch:
-            return
-        self.ensure_collection()
-        todo = [
-            (point_id(p.doc.doc_id, p.content_hash, i), p, i, chunk) for p in batch for i, chunk in enumerate(p.chunks)
-        ]
-        step, written = self.settings.ingest_batch_chunks, 0
-        for start in range(0, len(todo), step):
-            part = todo[start : start + step]
-            if resumed := [pid for pid, p, _, _ in part if p.resumed]:
-                # What a killed run already wrote of this version is not embedded again.
-                stored = self.store.existing(resumed)
-                part = [t for t in part if t[0] not in stored]
-                report.resumed += len(stored)
-                if not part:
-                    continue
-            dense = self.embedder.encode([chunk.embed_text for _, _, _, chunk in part])
-            self.store.upsert(
-                [
-                    ChunkPoint(pid, dense[row], self.sparse.document(chunk.embed_text), self._payload(p, i, chunk))
-                    for row, (pid, p, i, chunk) in enumerate(part)
-                ]
-            )
-            written += len(part)
-            if on_chunks:
-                on_chunks(len(part))
-        for p in batch:
-            if p.resumed:  # chunks the killed run wrote carry what the file's ACL and stamp were then
-                self.store.update_payload(p.doc.doc_id, {ACL: list(p.doc.acl) or None, FILE_STAMP: p.file_stamp})
-            self.store.delete_stale(p.doc.doc_id, p.content_hash)
-            if p.existed:
-                report.updated += 1
-            else:
-                report.added += 1
-        report.chunks += written
-
-    @staticmethod
-    def _payload(p: _Pending, index: int, chunk: Chunk) -> dict[str, Any]:
-        return chunk_payload(
-            doc_id=p.doc.doc_id,
-            chunk_index=index,
-            chunk_count=len(p.chunks),
-            text=chunk.text,
-            title=p.doc.title,
-            source=p.doc.source,
-            root=p.doc.root,
-            format=p.doc.format,
-            content_hash=p.content_hash,
-            metadata={**p.doc.metadata, **chunk.metadata},
-            acl=p.doc.acl,
-            file_stamp=p.file_stamp,
-        )
 
 
 def unicode_safe(text: str) -> str:

@@ -21,7 +21,7 @@ from rag.store.base import Condition, visible_to
 from rag.store.edge import require_free_space
 from rag.stored_chunk import DOC_ID
 from rag.upload_staging import RECORDS_FILE, as_caller_sees, remove_staged, upload_parts
-from rag.wiring import OpenStores, build_parts, collection_names, make_page_reader
+from rag.wiring import OpenStores, build_parts, collection_names, ingest_options, make_page_reader
 
 log = logging.getLogger("ragline")
 
@@ -78,7 +78,8 @@ class Service:
     def ingestor(self, collection: str | None) -> Ingestor:
         """The ingest pipeline into ``collection`` (created if new), with this process's embedder and LLM."""
         store = self.stores(collection, create=True)  # under the write lock: the collection cap holds
-        return Ingestor(self.settings, store, self.parts.embedder, self.parts.sparse, self._page_reader)
+        options = ingest_options(self.settings, self._page_reader)
+        return Ingestor(options, store, self.parts.embedder, self.parts.sparse)
 
     def upload_dir(self, collection: str | None) -> Path:
         path = Path(self.settings.data_dir) / "uploads" / self.stores(collection).name

@@ -12,9 +12,13 @@ from functools import lru_cache
 
 from qdrant_client import QdrantClient
 
+from ingest.loaders import ReadOptions
+from ingest.loaders.archive_guard import UnpackLimits
 from ingest.loaders.llm_ocr import LLMReader
+from ingest.loaders.ocr import OcrOptions, PageReader
+from ingest.options import IngestOptions
 from rag.config import COLLECTION_NAME_PATTERN, Settings
-from rag.embedding import Embedder
+from rag.embedding import Embedder, model_identity
 from rag.errors import ConfigError, LimitReachedError, UsageError
 from rag.generation import AnswerGenerator, largest_answer_tokens
 from rag.llm.admission import Admission
@@ -168,6 +172,29 @@ def make_page_reader(
         )
     metered = make_metered(settings, backend, meter or make_meter(settings))
     return LLMReader(metered, settings.ocr_llm_max_tokens, settings.llm_timeout_s)
+
+
+def ingest_options(settings: Settings, page_reader: PageReader | None = None) -> IngestOptions:
+    """How files become stored chunks; ``page_reader``: how scanned pages are read when not by local OCR
+    (``RAGLINE_OCR=llm``, see ``make_page_reader``)."""
+    return IngestOptions(
+        embed_identity=model_identity(settings.embed_model),
+        chunk_tokens=settings.chunk_tokens,
+        chunk_overlap=settings.chunk_overlap,
+        bm25_avg_len=settings.bm25_avg_len,
+        batch_chunks=settings.ingest_batch_chunks,
+        read=ReadOptions(
+            UnpackLimits(settings.max_unpacked_bytes, settings.max_unpack_ratio),
+            OcrOptions(
+                settings.ocr != "off",
+                settings.ocr_dpi,
+                settings.ocr_min_chars,
+                settings.ocr_max_pixels,
+                reader=page_reader,
+                concurrency=settings.ocr_llm_concurrency if page_reader else 1,
+            ),
+        ),
+    )
 
 
 def rerank_config(settings: Settings) -> RerankConfig:

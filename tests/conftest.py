@@ -10,7 +10,7 @@ import pytest
 from ingest.pipeline import Ingestor
 from rag.config import Settings
 from rag.embedding import Embedder
-from rag.wiring import make_embedder, make_sparse, open_store
+from rag.wiring import ingest_options, make_embedder, make_sparse, open_store
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"
 
@@ -43,7 +43,7 @@ def make_ingestor(settings: Settings, embedder: Embedder):
         s = s or settings
         store = open_store(s)
         opened.append(store)
-        return Ingestor(s, store, embedder, make_sparse(s))
+        return Ingestor(ingest_options(s), store, embedder, make_sparse(s))
 
     yield make
     for st in opened:

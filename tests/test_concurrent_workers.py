@@ -12,7 +12,7 @@ from ingest.pipeline import Ingestor
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.store.server import ServerStore
-from rag.wiring import index_config, make_sparse
+from rag.wiring import index_config, ingest_options, make_sparse
 
 
 class SerialClient:
@@ -45,7 +45,7 @@ def test_two_workers_same_files(tmp_path: Path, embedder: Embedder) -> None:
     def shared() -> ServerStore:
         return ServerStore(client, "shared", shards=1, replicas=1, index=index_config(settings))
 
-    workers = [Ingestor(settings, shared(), embedder, make_sparse(settings)) for _ in range(2)]
+    workers = [Ingestor(ingest_options(settings), shared(), embedder, make_sparse(settings)) for _ in range(2)]
     errors: list[BaseException] = []
 
     def run(w: Ingestor) -> None:

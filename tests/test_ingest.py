@@ -17,7 +17,7 @@ from rag.config import Settings
 from rag.errors import ModelMismatchError
 from rag.retrieval import SearchOptions
 from rag.store.base import Store
-from rag.wiring import make_retriever, open_store
+from rag.wiring import ingest_options, make_retriever, open_store
 from tests.test_loaders import write_docx, write_pdf
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,7 +76,7 @@ def test_incremental_change_prune(tmp_path: Path, make_ingestor, settings: Setti
     assert (r.deleted, r.unchanged) == (1, 5)
     assert "sub/c.html" not in states(ing.store)
 
-    out = make_retriever(ing.settings, ing.store, ing.embedder, ing.sparse).search(
+    out = make_retriever(settings, ing.store, ing.embedder, ing.sparse).search(
         "hot water erupting from the ground", SearchOptions(top_k=1, mode="hybrid")
     )
     assert out.results[0].doc_id == "a.txt" and "Geysers" in out.results[0].text
@@ -346,12 +346,12 @@ def test_a_killed_run_resumes_without_embedding_again_what_it_wrote(tmp_path: Pa
     store = open_store(s)
     try:
         with pytest.raises(_Killed):
-            Ingestor(s, _DiesAfter(store, 3), embedder, make_sparse(s)).run([src])
+            Ingestor(ingest_options(s), _DiesAfter(store, 3), embedder, make_sparse(s)).run([src])
         assert sum(store.doc_states()["big.txt"].points_by_hash.values()) == 24  # three batches were written
         (src / "big.txt.acl").write_text("admins")  # changed while no run was going
         counting = _CountingEmbedder(embedder)
         written: list[int] = []  # progress inside the one big file: chunks per batch
-        report = Ingestor(s, store, counting, make_sparse(s)).run([src], on_chunks=written.append)
+        report = Ingestor(ingest_options(s), store, counting, make_sparse(s)).run([src], on_chunks=written.append)
         total = report.resumed + report.chunks
         assert sum(written) == report.chunks and len(written) > 2 and max(written) <= 8
         assert (report.resumed, report.updated) == (24, 1) and total > 40

@@ -14,7 +14,7 @@ from PIL import Image
 from ingest.pipeline import Ingestor
 from rag.config import Settings
 from rag.errors import ConfigError
-from rag.wiring import make_page_reader, make_sparse, open_store
+from rag.wiring import ingest_options, make_page_reader, make_sparse, open_store
 from tests.fakes.gemini import IMAGE_TOKENS, gemini_server
 from tests.fakes.ollama import ollama_server
 from tests.fakes.server import Behaviour, FakeLLM
@@ -40,7 +40,9 @@ def scanned_pdf(folder: Path) -> Path:
 def ingest(settings: Settings, embedder, folder: Path):
     store = open_store(settings)
     try:
-        ingestor = Ingestor(settings, store, embedder, make_sparse(settings), make_page_reader(settings))
+        ingestor = Ingestor(
+            ingest_options(settings, make_page_reader(settings)), store, embedder, make_sparse(settings)
+        )
         report = ingestor.run([folder])
         texts = {h.payload["metadata"]["page"]: h.payload["text"] for h in store.doc_chunks("scan.pdf")}
         return report, texts
@@ -129,7 +131,7 @@ def test_ollama_gemma_transcribes_an_image_file(tmp_path: Path, embedder) -> Non
         s = Settings(data_dir=tmp_path / "data", ocr="llm", llm="ollama", ollama_host=llm.url)
         store = open_store(s)
         try:
-            report = Ingestor(s, store, embedder, make_sparse(s), make_page_reader(s)).run([docs])
+            report = Ingestor(ingest_options(s, make_page_reader(s)), store, embedder, make_sparse(s)).run([docs])
             [chunk] = store.doc_chunks("scan.png")
         finally:
             store.close()

@@ -92,7 +92,7 @@ def test_boxes_are_put_in_reading_order() -> None:
     assert reading_order(found) == "hello world\nsecond line"
 
 
-def test_an_image_is_searchable_after_ingest(tmp_path: Path, make_ingestor) -> None:
+def test_an_image_is_searchable_after_ingest(tmp_path: Path, make_ingestor, settings) -> None:
     docs = tmp_path / "scans"
     docs.mkdir()
     render(LINES).save(docs / "page.png")
@@ -102,7 +102,7 @@ def test_an_image_is_searchable_after_ingest(tmp_path: Path, make_ingestor) -> N
     from rag.retrieval import SearchOptions
     from rag.wiring import make_retriever
 
-    retriever = make_retriever(ingestor.settings, ingestor.store, ingestor.embedder, ingestor.sparse)
+    retriever = make_retriever(settings, ingestor.store, ingestor.embedder, ingestor.sparse)
     [hit] = retriever.search("where do penguins live", SearchOptions(top_k=1, mode="hybrid")).results
     assert hit.doc_id == "page.png" and hit.metadata["ocr"] is True
 

@@ -18,7 +18,7 @@ from rag.embedding import Embedder
 from rag.retrieval import group_best_per_doc
 from rag.service import Service
 from rag.store.base import QuerySpec
-from rag.wiring import OpenStores, build_parts, make_sparse
+from rag.wiring import OpenStores, build_parts, ingest_options, make_sparse
 from tests.fakes.gemini import gemini_server
 from tests.fakes.judges import judge, keyword_grade, read_prompt
 from tests.fakes.server import FakeServer
@@ -144,7 +144,7 @@ def test_grouping_returns_top_k_documents_when_documents_are_long(
     stores = OpenStores(settings)
     try:
         parts = build_parts(settings, stores, embedder, with_llm=False)
-        report = Ingestor(settings, stores(None), embedder, make_sparse(settings)).run([source])
+        report = Ingestor(ingest_options(settings), stores(None), embedder, make_sparse(settings)).run([source])
         assert report.chunks > 3 * 25  # the long documents hold most chunks
         query = "volcanic lava eruptions"
         reply = parts.pipeline.search(query, parts.pipeline.options(top_k=5, mode=mode))

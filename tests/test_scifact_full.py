@@ -18,18 +18,18 @@ pytestmark = [
 ]
 
 
-def test_hybrid_beats_each_mode_on_train(make_ingestor, tmp_path: Path) -> None:
+def test_hybrid_beats_each_mode_on_train(make_ingestor, settings, tmp_path: Path) -> None:
     ranx = pytest.importorskip("ranx")
     split = load_beir(SCIFACT, "train")
     ing = make_ingestor()
     assert ing.run([split.corpus]).added == 5183
-    pipeline = build_parts(ing.settings, lambda _: ing.store, ing.embedder, with_llm=False).pipeline
+    pipeline = build_parts(settings, lambda _: ing.store, ing.embedder, with_llm=False).pipeline
     ndcg = {}
     for mode in ("dense", "sparse", "hybrid"):
         runs = run_queries(pipeline, split.queries, pipeline.options(top_k=100, mode=mode))
         run = {q: r or {"-": 0.0} for q, r in runs.items()}
         ndcg[mode] = ranx.evaluate(ranx.Qrels(split.qrels), ranx.Run(run), "ndcg@10")
-    plain_rrf = ing.settings.with_overrides(fusion="rrf", prefetch_limit=100)
+    plain_rrf = settings.with_overrides(fusion="rrf", prefetch_limit=100)
     rrf = build_parts(plain_rrf, lambda _: ing.store, ing.embedder, with_llm=False).pipeline
     run = {q: r or {"-": 0.0} for q, r in run_queries(rrf, split.queries, rrf.options(top_k=100)).items()}
     ndcg["rrf"] = ranx.evaluate(ranx.Qrels(split.qrels), ranx.Run(run), "ndcg@10")

@@ -18,7 +18,7 @@ from rag.llm.pricing import PriceTable
 from rag.llm.usage import Usage, UsageMeter
 from rag.prompt_blocks import clip, title_budget
 from rag.retrieval import Retriever, SearchOptions
-from rag.wiring import make_metered, make_reranker, make_retriever, make_sparse, open_store
+from rag.wiring import ingest_options, make_metered, make_reranker, make_retriever, make_sparse, open_store
 from tests.conftest import SCIFACT
 from tests.fakes.gemini import gemini_server
 from tests.fakes.judges import Passage, judge
@@ -62,7 +62,7 @@ def scifact(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Ite
     subset = _subset(root)
     settings = Settings(data_dir=root / "data")
     store = open_store(settings)
-    report = Ingestor(settings, store, embedder, make_sparse(settings)).run([subset.folder])
+    report = Ingestor(ingest_options(settings), store, embedder, make_sparse(settings)).run([subset.folder])
     assert report.added == N_DOCS and not report.failed
     yield subset, make_retriever(settings, store, embedder, make_sparse(settings))
     store.close()
