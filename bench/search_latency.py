@@ -1,11 +1,13 @@
-"""/v1/search latency and throughput over HTTP vs the bare in-process cost (query embed + store query).
+"""/v1/search latency and throughput over HTTP vs a bare in-process encode of the same query (the same int8 ONNX
+file) and vs the in-process search (query embed + store query), with the server's RSS.
 
     .venv/bin/python bench/search_latency.py [--store .ragline-bench] [--collection scifact] [--n 400]
 
 Needs a filled collection; `RAGLINE_DATA_DIR=.ragline-bench .venv/bin/rag eval ../shared/datasets/scifact
 --split train --collection scifact` makes one from SciFact. Both halves run in this one call:
 in-process, then against `rag serve` started as a subprocess on 127.0.0.1 (the embedded store admits one
-process at a time), then in-process again; ratios are to the mean of the two in-process p50s. No rerank.
+process at a time), then in-process again; ratios are to the mean of the two in-process p50s, and to the mean of
+the two bare-encode p50s (the goal: HTTP p50 <= 1.5x a bare encode). No rerank.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.machine import describe_machine
+from bench.serve_memory import memory_mib
 from bench.serve_process import start_serve
+from bench.stats import peak_rss_mib
 from rag.config import Settings
 from rag.wiring import OpenStores, build_parts
 
@@ -34,19 +38,25 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
 
 
-def bare(settings: Settings, queries: list[str]) -> list[float]:
+def bare(settings: Settings, queries: list[str]) -> tuple[list[float], list[float]]:
+    """(in-process search times, bare query-encode times) in ms, each query in turn."""
     stores = OpenStores(settings)
-    pipeline = build_parts(settings, stores, with_llm=False).pipeline
+    parts = build_parts(settings, stores, with_llm=False)
+    pipeline, embedder = parts.pipeline, parts.embedder
     opts = pipeline.options(top_k=10)
     try:
         for q in queries[:20]:
             pipeline.search(q, opts, rerank=False)  # warm up
-        times = []
+        times, encodes = [], []
         for q in queries:
             t0 = time.perf_counter()
             pipeline.search(q, opts, rerank=False)
-            times.append((time.perf_counter() - t0) * 1000)
-        return times
+            t1 = time.perf_counter()
+            embedder.encode([q])
+            t2 = time.perf_counter()
+            times.append((t1 - t0) * 1000)
+            encodes.append((t2 - t1) * 1000)
+        return times, encodes
     finally:
         stores.close()
 
@@ -77,27 +87,37 @@ def main() -> None:
     print(describe_machine())
     queries = [json.loads(line)["text"] for line in QUERIES.open()][: args.n]
     settings = Settings(data_dir=args.store, collection=args.collection)
-    before = bare(settings, queries)
+    before, enc_before = bare(settings, queries)
+    print(f"bare query encode:      p50 {pct(enc_before, 50):6.2f} ms  p95 {pct(enc_before, 95):6.2f} ms")
     print(f"in-process embed+query: p50 {pct(before, 50):6.2f} ms  p95 {pct(before, 95):6.2f} ms")
-    results = serve_and_load(args.store, args.collection, queries, (1, 8, 32))
+    results, rss = serve_and_load(args.store, args.collection, queries, (1, 8, 32))
     # Measured again after the HTTP runs: on a shared 2-core machine the speed drifts within a run.
-    after = bare(settings, queries)
+    after, enc_after = bare(settings, queries)
+    print(f"bare query encode:      p50 {pct(enc_after, 50):6.2f} ms  p95 {pct(enc_after, 95):6.2f} ms  (again)")
     print(f"in-process again:       p50 {pct(after, 50):6.2f} ms  p95 {pct(after, 95):6.2f} ms")
     base_p50 = (pct(before, 50) + pct(after, 50)) / 2
+    encode_p50 = (pct(enc_before, 50) + pct(enc_after, 50)) / 2
     for c, (times, qps) in results.items():
         print(
             f"HTTP concurrency {c:2}: p50 {pct(times, 50):6.2f} ms  p95 {pct(times, 95):6.2f} ms  {qps:6.1f} QPS  "
-            f"p50 ratio to in-process (mean of both) {pct(times, 50) / base_p50:.2f}"
+            f"p50 / in-process {pct(times, 50) / base_p50:.2f}  p50 / bare encode {pct(times, 50) / encode_p50:.2f}"
         )
+    print(
+        f"rag serve RSS after the runs: {rss[0]:.0f} MiB (peak {rss[1]:.0f} MiB); "
+        f"this process peak {peak_rss_mib():.0f} MiB"
+    )
 
 
 def serve_and_load(
     store: Path, collection: str, queries: list[str], concurrencies: tuple[int, ...]
-) -> dict[int, tuple[list[float], float]]:
-    """``rag serve`` as a subprocess on 127.0.0.1, loaded at each concurrency in turn."""
-    server, base = start_serve({"RAGLINE_DATA_DIR": str(store), "RAGLINE_COLLECTION": collection})
+) -> tuple[dict[int, tuple[list[float], float]], tuple[float, float]]:
+    """``rag serve`` as a subprocess on 127.0.0.1, loaded at each concurrency in turn; and its (RSS, peak RSS)."""
+    server, base = start_serve(
+        {"RAGLINE_DATA_DIR": str(store), "RAGLINE_COLLECTION": collection, "RAGLINE_LLM": "none"}
+    )
     try:
-        return {c: http(base, queries, c) for c in concurrencies}
+        results = {c: http(base, queries, c) for c in concurrencies}
+        return results, memory_mib(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)
