@@ -70,7 +70,7 @@ def child(args: argparse.Namespace) -> dict:
             docs = [Document(r["_id"], r.get("title", ""), "jsonl", [Section(r["text"].strip())]) for r in records]
             texts = [c.embed_text for d in docs for c in ingestor.chunker.chunk(d)]
             t0 = time.perf_counter()
-            embedder.model.encode(texts, batch_size=settings.embed_batch_size, normalize_embeddings=True)
+            embedder.encode(texts)  # the same path ingest embeds with (ONNX directly, or sentence-transformers)
             out["encode_s"] = time.perf_counter() - t0
         store.close()
     return out
