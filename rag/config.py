@@ -260,6 +260,18 @@ class Settings(BaseSettings):
         description="Answers generated at once per process; more get HTTP 503 with Retry-After, so answers waiting "
         "on a slow LLM never hold every worker.",
     )
+    citation_check: Literal["local", "off"] = Field(
+        "local",
+        description="Check each claim of an answer against the passage(s) it cites: local (the loaded embedder and "
+        "word overlap, no LLM call) or off.",
+    )
+    citation_min_support: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Support (0-1) a claim needs to count as supported by the passage it cites (chosen with "
+        "bench/citations.py).",
+    )
     answer_passages: int = Field(5, ge=1, le=MAX_ANSWER_PASSAGES, description="Top passages an answer is grounded in.")
     answer_max_tokens: int = Field(512, ge=16, description="Longest generated answer.")
     answer_passage_tokens: int = Field(384, ge=16, description="Token budget of each passage in an answer prompt.")

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from rag.citation_check import CitationChecker, Claim, unsupported_count
 from rag.config import Settings
 from rag.errors import LLMBlockedError, LLMError, LLMNotConfiguredError, OverloadedError
 from rag.generation import Answer, AnswerGenerator
@@ -50,11 +51,14 @@ class QueryPipeline:
         reranker: Reranker | None,
         generator: AnswerGenerator | None,
         backend: str | None,
+        citations: CitationChecker | None = None,
     ) -> None:
+        """``citations``: checks each claim of an answer against the passages it cites (None: not checked)."""
         self.settings = settings
         self._retrievers = retrievers
         self.reranker = reranker
         self.generator = generator
+        self.citations = citations
         self.backend = backend
         self._answer_slots = threading.BoundedSemaphore(settings.max_concurrent_answers)
 
@@ -165,6 +169,13 @@ class QueryPipeline:
         finally:
             self._answer_slots.release()
 
+    def _checked(self, text: str, passages: list[SearchResult], collection: str | None) -> list[Claim] | None:
+        """The answer's claims checked against the passages they cite, with the passages' stored vectors."""
+        if self.citations is None or not text:
+            return None if self.citations is None else []
+        store = self._retrievers(collection).store
+        return self.citations.check(text, passages, store.dense_vectors([p.chunk_id for p in passages]))
+
     def _answer(
         self, question: str, opts: SearchOptions, collection: str | None, generator: AnswerGenerator, asked: str
     ) -> Iterator[Event]:
@@ -188,18 +199,24 @@ class QueryPipeline:
             status, reason = "failed", str(exc)
         if answer is not None and answer.truncated:
             status, reason = "truncated", "the answer reached RAGLINE_ANSWER_MAX_TOKENS"
+        text = answer.text if answer else "".join(parts)
+        t1 = time.perf_counter()
+        claims = self._checked(text, passages, collection)
         timings = {
             **reply.timings_ms,
-            "generate": round((time.perf_counter() - t0) * 1000, 3),
+            "generate": round((t1 - t0) * 1000, 3),
+            "check_citations": round((time.perf_counter() - t1) * 1000, 3),
             "total": round((time.perf_counter() - started) * 1000, 3),
         }
         yield Event(
             "done",
             {
-                "answer": answer.text if answer else "".join(parts),
+                "answer": text,
                 "status": status,
                 "reason": reason,
                 "citations": [asdict(c) for c in answer.citations] if answer else [],
+                "claims": [asdict(c) for c in claims] if claims is not None else None,
+                "unsupported_claims": unsupported_count(claims) if claims is not None else None,
                 "rerank": reply.rerank,
                 "usage": reply.usage.as_dict(),
                 "timings_ms": timings,

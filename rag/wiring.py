@@ -17,6 +17,7 @@ from ingest.loaders.archive_guard import UnpackLimits
 from ingest.loaders.llm_ocr import LLMReader
 from ingest.loaders.ocr import OcrOptions, PageReader
 from ingest.options import IngestOptions
+from rag.citation_check import CitationChecker
 from rag.config import COLLECTION_NAME_PATTERN, Settings
 from rag.embedding import Embedder, model_identity
 from rag.errors import ConfigError, LimitReachedError, UsageError
@@ -289,11 +290,13 @@ def build_parts(
             passage_tokens=settings.answer_passage_tokens,
             timeout_s=settings.llm_timeout_s,
         )
+    checker = CitationChecker(embedder, settings.citation_min_support) if settings.citation_check == "local" else None
     pipeline = QueryPipeline(
         settings,
         lambda name: make_retriever(settings, stores(name), embedder, sparse),
         reranker,
         generator,
         backend.name if backend else None,
+        checker,
     )
     return Parts(settings, embedder, sparse, backend, meter, pipeline)

@@ -172,6 +172,13 @@ def _ask(args: argparse.Namespace) -> int:
             print("\nSources:")
         for c in done["citations"]:
             print(f"[{c['n']}] {c['doc_id']}  {c['title']}  ({c['source']})")
+        unsupported = [c for c in done.get("claims") or [] if not c["supported"]]
+        if unsupported:
+            print(f"\nNot supported by what they cite ({len(unsupported)}, a similarity check):")
+        for c in unsupported:
+            cites = ", ".join(map(str, c["cites"])) or "nothing"
+            support = "" if c["support"] is None else f", support {c['support']:.2f}"
+            print(f"- {c['text']} (cites {cites}{support})")
         usage = done["usage"]
         print(
             f"\n{usage['calls']} LLM calls, {usage['input_tokens']} in / {usage['output_tokens']} out tokens, "

@@ -164,7 +164,7 @@ def build_mcp(
             pipeline = state_of().pipeline
             opts = pipeline.answer_options(top_k, parse_filter(filter), who.identities)
             done = next(e for e in pipeline.answer(question, opts, collection) if e.name == "done").data
-            keep = ("answer", "status", "reason", "citations")
+            keep = ("answer", "status", "reason", "citations", "claims", "unsupported_claims")
             return {k: done[k] for k in keep}
 
         return run(go)

@@ -317,6 +317,12 @@ class EdgeStore:
             records = shard.retrieve(point_ids, with_payload=False, with_vector=False) if shard and point_ids else []
         return {str(r.id) for r in records}
 
+    def dense_vectors(self, point_ids: list[str]) -> dict[str, list[float]]:
+        """The stored dense vectors of those of ``point_ids`` that exist (the citation check reuses them)."""
+        with self._using() as shard:
+            records = shard.retrieve(point_ids, with_payload=False, with_vector=[DENSE]) if shard and point_ids else []
+        return {str(r.id): list((r.vector or {}).get(DENSE, [])) for r in records if (r.vector or {}).get(DENSE)}
+
     def count(self, conditions: tuple[Condition, ...] = ()) -> int:
         with self._using() as shard:
             return 0 if shard is None else shard.count(CountRequest(exact=True, filter=to_filter(conditions)))

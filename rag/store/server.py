@@ -192,6 +192,13 @@ class ServerStore:
             str(r.id) for r in self.client.retrieve(self.name, ids=point_ids, with_payload=False, with_vectors=False)
         }
 
+    def dense_vectors(self, point_ids: list[str]) -> dict[str, list[float]]:
+        """The stored dense vectors of those of ``point_ids`` that exist (the citation check reuses them)."""
+        if not point_ids or not self._exists():
+            return {}
+        records = self.client.retrieve(self.name, ids=point_ids, with_payload=False, with_vectors=[DENSE])
+        return {str(r.id): list(r.vector[DENSE]) for r in records if isinstance(r.vector, dict) and DENSE in r.vector}
+
     def count(self, conditions: tuple[Condition, ...] = ()) -> int:
         if not self._exists():
             return 0

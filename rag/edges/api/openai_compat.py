@@ -1,9 +1,9 @@
 """OpenAI-compatible chat: ``POST /v1/chat/completions`` (stream or not) and ``GET /v1/models``, so OpenAI SDK
 clients and chat front-ends get cited answers unchanged. ``model`` names a collection (``ragline``: the
 default one); the last user message is the query, earlier turns are context for the answer. The reply's text
-carries ``[n]`` markers; the message's extra ``citations`` field maps them to documents; ``usage`` is the
-standard one, and ``ragline`` carries the cost, status and rerank outcome. Same query pipeline, deadlines,
-fallbacks, usage accounting and permissions as ``/v1/answer``."""
+carries ``[n]`` markers; the message's extra ``citations`` field maps them to documents and ``claims`` checks
+each claim against what it cites; ``usage`` is the standard one, and ``ragline`` carries the cost, status and
+rerank outcome. Same query pipeline, deadlines, fallbacks, usage accounting and permissions as ``/v1/answer``."""
 
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def chat_completions(body: ChatRequest, request: Request, state: State):
     base = {"id": reply_id, "created": created, "model": body.model}
     if not body.stream:
         done = next(e for e in events if e.name == "done").data
-        message = {"role": "assistant", "content": _content(done), "citations": done["citations"]}
+        message = {"role": "assistant", "content": _content(done), **_checked_citations(done)}
         choice = {"index": 0, "message": message, "finish_reason": _finish(done), "logprobs": None}
         return {
             **base,
@@ -138,7 +138,7 @@ def chat_completions(body: ChatRequest, request: Request, state: State):
                 done = event.data
                 if done["status"] in ("failed", "blocked") and not done["answer"]:
                     yield chunk({"content": _content(done)})
-                yield chunk({"citations": done["citations"]}, _finish(done), usage=_usage(done), ragline=_extra(done))
+                yield chunk(_checked_citations(done), _finish(done), usage=_usage(done), ragline=_extra(done))
         yield "data: [DONE]\n\n"
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -155,3 +155,8 @@ def models(request: Request, state: State) -> dict[str, Any]:
     names = [c["name"] for c in state.collections() if who.can("admin") or who.may_use(c["name"])]
     data = [{"id": n, "object": "model", "created": 0, "owned_by": "ragline"} for n in [DEFAULT_MODEL, *names]]
     return {"object": "list", "data": data}
+
+
+def _checked_citations(done: dict[str, Any]) -> dict[str, Any]:
+    """The message's extra fields: what ``[n]`` maps to, and each claim checked against what it cites."""
+    return {k: done[k] for k in ("citations", "claims", "unsupported_claims")}

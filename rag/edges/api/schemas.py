@@ -209,6 +209,19 @@ class Citation(BaseModel):
     source: str = Field(description="Its file.")
 
 
+class ClaimInfo(BaseModel):
+    text: str = Field(description="A sentence of the answer, or a clause carrying its own [n] markers.")
+    cites: list[int] = Field(description="The passage numbers it cites.")
+    support: float | None = Field(
+        description="How well the cited passage supports it, 0-1 (the best of several); null: not a claim to check "
+        "(cites nothing and states nothing)."
+    )
+    supported: bool = Field(
+        description="support >= RAGLINE_CITATION_MIN_SUPPORT; a claim citing nothing that states something is not. "
+        "A similarity check, not entailment."
+    )
+
+
 class AnswerResponse(BaseModel):
     answer: str = Field(description="The answer with [n] citations (empty when generation failed).")
     status: Literal["ok", "truncated", "failed", "blocked"] = Field(
@@ -216,6 +229,10 @@ class AnswerResponse(BaseModel):
     )
     reason: str | None = Field(None, description="Why generation failed or was cut short.")
     citations: list[Citation] = Field(description="Passages cited, in order of first mention.")
+    claims: list[ClaimInfo] | None = Field(
+        None, description="The answer's claims in order, each checked against what it cites (null: check off)."
+    )
+    unsupported_claims: int | None = Field(None, description="Claims not supported by what they cite.")
     results: list[Result] = Field(description="The passages the answer was grounded in, numbered from 1.")
     rerank: RerankInfo = Field(description="Reranking outcome.")
     usage: Usage = Field(description="LLM usage of this request (rerank and answer).")
