@@ -1,7 +1,7 @@
 """How well the local citation check tells right citations from wrong ones, and what it costs per answer.
 
     # once: the SciFact store in .ragline-bench (see bench/rerank.py)
-    .venv/bin/python bench/citations.py [--store .ragline-bench] [--queries 809]
+    .venv/bin/python bench/citations.py [--store .ragline-bench] [--queries 809] [--sentences]
 
 Answers are built from SciFact **train**: the top 5 retrieved abstracts are the answer's passages (queries whose
 relevant abstract is among them). Two kinds of claims, each with a right and a wrong citation:
@@ -77,6 +77,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--store", type=Path, default=Path(".ragline-bench"))
     ap.add_argument("--queries", type=int, default=809)
+    ap.add_argument("--sentences", action="store_true", help="also compare with passages' sentences (slow)")
     args = ap.parse_args()
     print(describe_machine())
     started = time.perf_counter()
@@ -124,7 +125,8 @@ def main() -> None:
             right.append(f"{quote} [{extra}].")
             wrong_answer.append(f"{quote} [{extra}].")
         for answer, is_right in ((right, True), (wrong_answer, False)):
-            for stored, into, timed in ((vectors[n], rows, times), (None, sentence_rows, sentence_times)):
+            modes = [(vectors[n], rows, times)] + ([(None, sentence_rows, sentence_times)] if args.sentences else [])
+            for stored, into, timed in modes:
                 checker = CitationChecker(parts.embedder, min_support=0.0)
                 t0 = time.perf_counter()
                 claims = checker.check(" ".join(answer), passages, stored)
@@ -133,11 +135,9 @@ def main() -> None:
                     kind = "query claim" if k == 0 else "quote"
                     into.append((n, kind, c.support or 0.0, int(is_right)))
     print(f"\n{len({r[0] for r in rows})} answers of each kind, {len(rows)} checked claims")
-    for name, found, timed in (
-        ("stored passage vectors (the default)", rows, times),
-        ("passage sentences embedded", sentence_rows, sentence_times),
-    ):
-        report(name, found, timed)
+    report("stored passage vectors (the default)", rows, times)
+    if args.sentences:
+        report("passage sentences embedded", sentence_rows, sentence_times)
     print(f"\n({time.perf_counter() - started:.0f} s, peak RSS {peak_rss_mib():.0f} MiB)")
 
 

@@ -266,7 +266,7 @@ class Settings(BaseSettings):
         "word overlap, no LLM call) or off.",
     )
     citation_min_support: float = Field(
-        0.5,
+        0.48,
         ge=0,
         le=1,
         description="Support (0-1) a claim needs to count as supported by the passage it cites (chosen with "
