@@ -260,10 +260,11 @@ class Settings(BaseSettings):
         description="Answers generated at once per process; more get HTTP 503 with Retry-After, so answers waiting "
         "on a slow LLM never hold every worker.",
     )
-    citation_check: Literal["local", "off"] = Field(
+    citation_check: Literal["local", "llm", "off"] = Field(
         "local",
         description="Check each claim of an answer against the passage(s) it cites: local (the loaded embedder and "
-        "word overlap, no LLM call) or off.",
+        "word overlap, no LLM call), llm (one structured call per answer, metered under the citations stage; the "
+        "local verdicts stand where it fails) or off.",
     )
     citation_min_support: float = Field(
         0.48,

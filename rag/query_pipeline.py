@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from rag.citation_check import CitationChecker, Claim, unsupported_count
+from rag.citation_llm import llm_checked
 from rag.config import Settings
 from rag.errors import LLMBlockedError, LLMError, LLMNotConfiguredError, OverloadedError
 from rag.generation import Answer, AnswerGenerator
@@ -169,12 +170,25 @@ class QueryPipeline:
         finally:
             self._answer_slots.release()
 
-    def _checked(self, text: str, passages: list[SearchResult], collection: str | None) -> list[Claim] | None:
-        """The answer's claims checked against the passages they cite, with the passages' stored vectors."""
+    def _checked(
+        self, text: str, passages: list[SearchResult], collection: str | None, usage: Usage
+    ) -> tuple[list[Claim] | None, str | None]:
+        """The answer's claims checked against the passages they cite (with the passages' stored vectors, then by
+        the LLM with ``RAGLINE_CITATION_CHECK=llm``), and why the LLM's check did not stand, if it did not."""
         if self.citations is None or not text:
-            return None if self.citations is None else []
+            return (None if self.citations is None else []), None
         store = self._retrievers(collection).store
-        return self.citations.check(text, passages, store.dense_vectors([p.chunk_id for p in passages]))
+        claims = self.citations.check(text, passages, store.dense_vectors([p.chunk_id for p in passages]))
+        if self.settings.citation_check != "llm" or self.generator is None:
+            return claims, None
+        return llm_checked(
+            self.generator.llm,
+            claims,
+            passages,
+            usage,
+            passage_tokens=self.settings.answer_passage_tokens,
+            timeout_s=self.settings.llm_timeout_s,
+        )
 
     def _answer(
         self, question: str, opts: SearchOptions, collection: str | None, generator: AnswerGenerator, asked: str
@@ -201,7 +215,7 @@ class QueryPipeline:
             status, reason = "truncated", "the answer reached RAGLINE_ANSWER_MAX_TOKENS"
         text = answer.text if answer else "".join(parts)
         t1 = time.perf_counter()
-        claims = self._checked(text, passages, collection)
+        claims, check_note = self._checked(text, passages, collection, reply.usage)
         timings = {
             **reply.timings_ms,
             "generate": round((t1 - t0) * 1000, 3),
@@ -217,6 +231,9 @@ class QueryPipeline:
                 "citations": [asdict(c) for c in answer.citations] if answer else [],
                 "claims": [asdict(c) for c in claims] if claims is not None else None,
                 "unsupported_claims": unsupported_count(claims) if claims is not None else None,
+                "citation_check": None
+                if claims is None
+                else {"method": self.settings.citation_check, "note": check_note},
                 "rerank": reply.rerank,
                 "usage": reply.usage.as_dict(),
                 "timings_ms": timings,

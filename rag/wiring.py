@@ -290,7 +290,7 @@ def build_parts(
             passage_tokens=settings.answer_passage_tokens,
             timeout_s=settings.llm_timeout_s,
         )
-    checker = CitationChecker(embedder, settings.citation_min_support) if settings.citation_check == "local" else None
+    checker = CitationChecker(embedder, settings.citation_min_support) if settings.citation_check != "off" else None
     pipeline = QueryPipeline(
         settings,
         lambda name: make_retriever(settings, stores(name), embedder, sparse),

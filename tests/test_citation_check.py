@@ -129,3 +129,41 @@ def test_answer_routes_carry_checked_claims(answering: TestClient) -> None:
     ).json()
     message = chat["choices"][0]["message"]
     assert message["unsupported_claims"] == 1 and len(message["claims"]) == 2
+
+
+@pytest.mark.parametrize("llm_fails", [False, True])
+def test_the_llm_check_is_one_metered_call_and_local_verdicts_stand_when_it_fails(
+    tmp_path: Path, embedder: Embedder, llm_fails: bool
+) -> None:
+    from rag.edges.api.app import create_app
+    from rag.service import Service
+    from tests.fakes.server import Behaviour
+
+    def respond(system: str, prompt: str, schema: dict | None) -> str:
+        props = (schema or {}).get("properties", {})
+        if "grades" in props:
+            return json.dumps({"grades": [5] * prompt.count("<passage ")})
+        if "supported" in props:  # the citation check: this judge finds every claim unsupported
+            return json.dumps({"supported": [False] * prompt.count("<claim ")})
+        return "Owls hunt at night [1]."
+
+    with gemini_server() as server:
+        server.fake.responder = respond
+        settings = Settings(
+            data_dir=tmp_path / "data", gemini_api_key="k", gemini_base_url=server.url, citation_check="llm"
+        )
+        service = Service(settings, embedder)
+        service.ingest_uploads([(f"{t}.txt", f"{t}\n\n{x}".encode()) for t, x in PASSAGES], None)
+        with TestClient(create_app(settings, service)) as client:
+            if llm_fails:  # the rerank call, the answer, then the check fails
+                server.fake.script = [Behaviour(), Behaviour(), Behaviour(status=503)]
+            body = client.post("/v1/answer", json={"query": "do owls hunt at night", "top_k": 3}).json()
+            usage = client.get("/v1/usage").json()
+        service.close()
+    [claim] = body["claims"]
+    stages = {row["stage"]: row["calls"] for row in usage["by_model"]}
+    if llm_fails:
+        assert claim["supported"] and "503" in body["citation_check"]["note"]
+    else:
+        assert (claim["support"], claim["supported"]) == (0.0, False) and body["citation_check"]["note"] is None
+        assert body["usage"]["calls"] == 3 and stages["citations"] == 1  # metered like every call

@@ -233,6 +233,11 @@ class AnswerResponse(BaseModel):
         None, description="The answer's claims in order, each checked against what it cites (null: check off)."
     )
     unsupported_claims: int | None = Field(None, description="Claims not supported by what they cite.")
+    citation_check: dict[str, str | None] | None = Field(
+        None,
+        description='How claims were checked: {"method": "local" | "llm", "note"}; note says why local verdicts '
+        "stand when the LLM check failed.",
+    )
     results: list[Result] = Field(description="The passages the answer was grounded in, numbered from 1.")
     rerank: RerankInfo = Field(description="Reranking outcome.")
     usage: Usage = Field(description="LLM usage of this request (rerank and answer).")
