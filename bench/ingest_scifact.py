@@ -26,8 +26,9 @@ from ingest.document import Document, Section
 from ingest.pipeline import Ingestor
 from rag.config import Settings
 from rag.evaluation import load_beir, run_queries
+from rag.ingest_wiring import ingest_options
 from rag.ir_metrics import evaluate
-from rag.wiring import build_parts, ingest_options, make_embedder, make_sparse, open_store
+from rag.wiring import build_parts, make_embedder, make_sparse, open_store
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"
 

@@ -27,7 +27,8 @@ from fpdf import FPDF
 from bench.machine import describe_machine
 from ingest.pipeline import Ingestor
 from rag.config import Settings
-from rag.wiring import ingest_options, make_embedder, make_sparse, open_store
+from rag.ingest_wiring import ingest_options
+from rag.wiring import make_embedder, make_sparse, open_store
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact" / "corpus.jsonl"
 

@@ -90,3 +90,17 @@ def discover(paths: list[Path]) -> tuple[list[SourceFile], Scope]:
             scope.files.add(str(f.path))
             files.append(f)
     return files, scope
+
+
+def unicode_safe(text: str) -> str:
+    """``text`` with lone surrogates (undecodable bytes of a file name) written as backslash escapes."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "surrogateescape" if _only_escapes(text) else "surrogatepass")
+        return raw.decode("utf-8", "backslashreplace")
+
+
+def _only_escapes(text: str) -> bool:
+    return all(not 0xD800 <= ord(c) <= 0xDFFF or 0xDC80 <= ord(c) <= 0xDCFF for c in text)

@@ -17,16 +17,17 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ingest.chunking import Chunker
 from ingest.coverage import file_coverage
-from ingest.discovery import Scope, SourceFile, discover
+from ingest.discovery import Scope, SourceFile, discover, unicode_safe
 from ingest.document import Document, RecordFailure
 from ingest.loaders import ReadOptions, is_supported, load
 from ingest.options import IngestOptions
+from ingest.report import IngestReport
 from ingest.text_quality import drop_encoded
 from ingest.writer import ChunkWriter, PendingDoc
 from rag.embedding import Embedder
@@ -37,27 +38,6 @@ from rag.store.base import DocState, Store, check_meta
 from rag.stored_chunk import ACL, FILE_STAMP
 
 log = logging.getLogger("ragline.ingest")
-
-
-@dataclass(slots=True)
-class IngestReport:
-    """Counts in documents, except ``chunks`` (chunks written), ``failed`` (one entry per bad file or record) and
-    ``files`` (one entry per file read in this run; files skipped as unchanged are not read)."""
-
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    deleted: int = 0
-    failed: list[dict[str, str]] = field(default_factory=list)
-    chunks: int = 0
-    seconds: float = 0.0
-    skipped: dict[str, int] = field(default_factory=dict)  # files a folder walk passed over, by extension or reason
-    files: list[dict[str, Any]] = field(default_factory=list)  # per file read: ingest.coverage.file_coverage
-    resumed: int = 0  # chunks a killed run had written already: found stored, not embedded again
-    llm_usage: dict[str, Any] | None = None  # tokens and cost of LLM page transcription (RAGLINE_OCR=llm)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class Ingestor:
@@ -220,22 +200,25 @@ class Ingestor:
                     continue
                 seen[doc.doc_id] = str(f.path)
                 if st is not None and st.is_complete(h):
-                    # Unchanged text: who may see it, or the file's stamp, may still have changed (payload only).
-                    changes: dict[str, Any] = {FILE_STAMP: stamp} if st.file_stamp != stamp else {}
-                    if st.acl != doc.acl:
-                        changes[ACL] = list(doc.acl) or None
-                    if changes:
-                        self.store.update_payload(doc.doc_id, changes)
-                    if ACL in changes:
-                        report.updated += 1
-                    else:
-                        report.unchanged += 1
+                    self._refresh_unchanged(doc, st, stamp, report)
                     continue
                 chunks = self.chunker.chunk(doc)
                 resumed = st is not None and st.points_by_hash.get(h, 0) > 0
                 yield PendingDoc(doc, h, chunks, existed=st is not None, file_stamp=stamp, resumed=resumed)
             if on_file:
                 on_file(1)
+
+    def _refresh_unchanged(self, doc: Document, st: DocState, stamp: str, report: IngestReport) -> None:
+        """Unchanged text: who may see it, or the file's stamp, may still have changed (payload only)."""
+        changes: dict[str, Any] = {FILE_STAMP: stamp} if st.file_stamp != stamp else {}
+        if st.acl != doc.acl:
+            changes[ACL] = list(doc.acl) or None
+        if changes:
+            self.store.update_payload(doc.doc_id, changes)
+        if ACL in changes:
+            report.updated += 1
+        else:
+            report.unchanged += 1
 
     def _stamp(self, f: SourceFile) -> str:
         """The file's size and mtime with what else decides how it reads (its sidecar ACL, the chunking and
@@ -276,20 +259,6 @@ class Ingestor:
         if docs := [item for item in kept if isinstance(item, Document)]:
             report.files.append(file_coverage(unicode_safe(str(f.path)), docs))
         return kept
-
-
-def unicode_safe(text: str) -> str:
-    """``text`` with lone surrogates (undecodable bytes of a file name) written as backslash escapes."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        raw = text.encode("utf-8", "surrogateescape" if _only_escapes(text) else "surrogatepass")
-        return raw.decode("utf-8", "backslashreplace")
-
-
-def _only_escapes(text: str) -> bool:
-    return all(not 0xD800 <= ord(c) <= 0xDFFF or 0xDC80 <= ord(c) <= 0xDCFF for c in text)
 
 
 def _taken(doc_id: str, held: DocState) -> str:

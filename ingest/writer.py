@@ -6,17 +6,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ingest.chunking import Chunk
 from ingest.document import Document
+from ingest.report import IngestReport
 from rag.embedding import Embedder
 from rag.sparse import SparseEncoder
 from rag.store.base import ChunkPoint, CollectionMeta, Store
 from rag.stored_chunk import ACL, FILE_STAMP, chunk_payload
-
-if TYPE_CHECKING:
-    from ingest.pipeline import IngestReport
 
 _ID_NAMESPACE = uuid.UUID("6f1c1a3e-5b7d-4c39-9a52-4e1f0f8d2a11")
 

@@ -16,12 +16,13 @@ from ingest.pipeline import Ingestor, IngestReport
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.errors import LLMError, NotFoundError, StorageFullError, UsageError
+from rag.ingest_wiring import ingest_options, make_page_reader
 from rag.query_pipeline import QueryPipeline
 from rag.store.base import Condition, visible_to
-from rag.store.edge import require_free_space
+from rag.store.disk import require_free_space
 from rag.stored_chunk import DOC_ID
 from rag.upload_staging import RECORDS_FILE, as_caller_sees, remove_staged, upload_parts
-from rag.wiring import OpenStores, build_parts, collection_names, ingest_options, make_page_reader
+from rag.wiring import OpenStores, build_parts, collection_names
 
 log = logging.getLogger("ragline")
 

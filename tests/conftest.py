@@ -10,7 +10,8 @@ import pytest
 from ingest.pipeline import Ingestor
 from rag.config import Settings
 from rag.embedding import Embedder
-from rag.wiring import ingest_options, make_embedder, make_sparse, open_store
+from rag.ingest_wiring import ingest_options
+from rag.wiring import make_embedder, make_sparse, open_store
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"
 

@@ -11,8 +11,9 @@ from qdrant_client import QdrantClient
 from ingest.pipeline import Ingestor
 from rag.config import Settings
 from rag.embedding import Embedder
+from rag.ingest_wiring import ingest_options
 from rag.store.server import ServerStore
-from rag.wiring import index_config, ingest_options, make_sparse
+from rag.wiring import index_config, make_sparse
 
 
 class SerialClient:

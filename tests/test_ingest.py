@@ -15,9 +15,10 @@ import pytest
 from ingest import loaders
 from rag.config import Settings
 from rag.errors import ModelMismatchError
+from rag.ingest_wiring import ingest_options
 from rag.retrieval import SearchOptions
 from rag.store.base import Store
-from rag.wiring import ingest_options, make_retriever, open_store
+from rag.wiring import make_retriever, open_store
 from tests.test_loaders import write_docx, write_pdf
 
 REPO = Path(__file__).resolve().parents[1]

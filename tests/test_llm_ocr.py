@@ -14,7 +14,8 @@ from PIL import Image
 from ingest.pipeline import Ingestor
 from rag.config import Settings
 from rag.errors import ConfigError
-from rag.wiring import ingest_options, make_page_reader, make_sparse, open_store
+from rag.ingest_wiring import ingest_options, make_page_reader
+from rag.wiring import make_sparse, open_store
 from tests.fakes.gemini import IMAGE_TOKENS, gemini_server
 from tests.fakes.ollama import ollama_server
 from tests.fakes.server import Behaviour, FakeLLM

@@ -15,10 +15,11 @@ from ingest.pipeline import Ingestor
 from rag.config import Settings
 from rag.edges.api.app import create_app
 from rag.embedding import Embedder
+from rag.ingest_wiring import ingest_options
 from rag.retrieval import group_best_per_doc
 from rag.service import Service
 from rag.store.base import QuerySpec
-from rag.wiring import OpenStores, build_parts, ingest_options, make_sparse
+from rag.wiring import OpenStores, build_parts, make_sparse
 from tests.fakes.gemini import gemini_server
 from tests.fakes.judges import judge, keyword_grade, read_prompt
 from tests.fakes.server import FakeServer

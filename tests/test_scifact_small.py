@@ -12,13 +12,14 @@ import pytest
 from ingest.pipeline import Ingestor
 from rag.config import Settings
 from rag.embedding import Embedder
+from rag.ingest_wiring import ingest_options
 from rag.ir_metrics import ndcg_at
 from rag.llm.backend_choice import make_llm
 from rag.llm.pricing import PriceTable
 from rag.llm.usage import Usage, UsageMeter
 from rag.prompt_blocks import clip, title_budget
 from rag.retrieval import Retriever, SearchOptions
-from rag.wiring import ingest_options, make_metered, make_reranker, make_retriever, make_sparse, open_store
+from rag.wiring import make_metered, make_reranker, make_retriever, make_sparse, open_store
 from tests.conftest import SCIFACT
 from tests.fakes.gemini import gemini_server
 from tests.fakes.judges import Passage, judge

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,6 @@ from qdrant_edge import (
     EdgeVectorParams,
     FieldCondition,
     Filter,
-    Fusion,
     HnswIndexConfig,
     IsEmptyCondition,
     MatchAny,
@@ -30,21 +27,14 @@ from qdrant_edge import (
     Modifier,
     PayloadSchemaType,
     Point,
-    Prefetch,
-    Query,
-    QueryRequest,
-    RangeDateTime,
-    RangeFloat,
     ScrollRequest,
-    SearchParams,
     SparseVector,
     UpdateOperation,
 )
 
-from rag.errors import NotFoundError, StorageFullError, StoreBusyError
+from rag.errors import NotFoundError, StoreBusyError
 from rag.store.base import (
     DENSE,
-    RRF_K,
     SPARSE,
     ChunkPoint,
     CollectionMeta,
@@ -56,6 +46,8 @@ from rag.store.base import (
     accumulate_states,
     check_meta,
 )
+from rag.store.disk import require_free_space
+from rag.store.edge_query import run_query, to_filter
 from rag.stored_chunk import CHUNK_INDEX, CONTENT_HASH, DOC_ID, INDEXED_KEYWORDS, STATE_FIELDS
 
 _SCHEMA = {
@@ -66,44 +58,6 @@ _SCHEMA = {
     "bool": PayloadSchemaType.Bool,
 }
 _SCROLL_PAGE = 2048
-
-
-def _condition(c: Condition) -> FieldCondition | Filter:
-    if c.or_absent:
-        return Filter(should=[_condition(replace(c, or_absent=False)), IsEmptyCondition(key=c.key)])
-    if c.eq is not None:
-        return FieldCondition(key=c.key, match=MatchValue(value=c.eq))
-    if c.any is not None:
-        return FieldCondition(key=c.key, match=MatchAny(any=list(c.any)))
-    rng = RangeDateTime(**c.range) if c.is_datetime_range else RangeFloat(**c.range)
-    return FieldCondition(key=c.key, range=rng)
-
-
-def to_filter(conditions: tuple[Condition, ...]) -> Filter | None:
-    return Filter(must=[_condition(c) for c in conditions]) if conditions else None
-
-
-def require_free_space(path: Path, min_bytes: int) -> None:
-    """Raise ``StorageFullError`` when the filesystem holding ``path`` (or its nearest existing parent) has less
-    than ``min_bytes`` free. Qdrant writes its WAL through memory maps of 32 MiB segments, two at a time: on a
-    full disk a write there is a SIGBUS that kills the process, so writes must not start without room."""
-    if min_bytes <= 0:
-        return
-    existing = Path(path).absolute()
-    while not existing.exists():
-        existing = existing.parent
-    free = shutil.disk_usage(existing).free
-    if free < min_bytes:
-        raise StorageFullError(
-            f"{existing} has {free // 2**20} MiB free; the embedded store needs at least {min_bytes // 2**20} MiB "
-            "(RAGLINE_MIN_FREE_MB): free some space or move RAGLINE_DATA_DIR"
-        )
-
-
-def list_collections(data_dir: Path) -> list[str]:
-    """Names of the collections stored under ``data_dir``."""
-    root = Path(data_dir) / "collections"
-    return sorted(p.name for p in root.iterdir() if (p / "shard").is_dir()) if root.is_dir() else []
 
 
 class EdgeStore:
@@ -329,28 +283,4 @@ class EdgeStore:
 
     def query(self, spec: QuerySpec) -> list[Hit]:
         with self._using(required=True) as shard:
-            return self._query(shard, spec)
-
-    def _query(self, shard: EdgeShard, spec: QuerySpec) -> list[Hit]:
-        flt = to_filter(spec.conditions)
-        params = SearchParams(hnsw_ef=self._index.hnsw_ef, exact=spec.exact)
-        dense = Query.Nearest(spec.dense, using=DENSE) if spec.dense is not None else None
-        sparse = (
-            Query.Nearest(SparseVector(indices=spec.sparse.indices, values=spec.sparse.values), using=SPARSE)
-            if spec.sparse is not None and spec.sparse.indices
-            else None
-        )
-        if spec.mode == "dense":
-            req = QueryRequest(limit=spec.limit, query=dense, filter=flt, with_payload=True, params=params)
-        elif spec.mode == "sparse":
-            if sparse is None:
-                return []
-            req = QueryRequest(limit=spec.limit, query=sparse, filter=flt, with_payload=True)
-        else:
-            prefetches = [Prefetch(limit=spec.prefetch_limit, query=dense, filter=flt, params=params)]
-            if sparse is not None:
-                prefetches.append(Prefetch(limit=spec.prefetch_limit, query=sparse, filter=flt))
-            weights = list(spec.weights[: len(prefetches)]) if spec.weights else None
-            fusion = Fusion.Dbsf() if spec.fusion == "dbsf" else Fusion.Rrf(k=RRF_K, weights=weights)
-            req = QueryRequest(limit=spec.limit, query=fusion, prefetches=prefetches, with_payload=True)
-        return [Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in shard.query(req)]
+            return run_query(shard, spec, self._index.hnsw_ef)

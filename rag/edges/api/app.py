@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -91,6 +91,58 @@ class RequestContext:
             )
 
 
+# Operations and the search page, on the event loop (async): answered even when every worker is busy.
+ops = APIRouter()
+
+
+@ops.get("/", include_in_schema=False)
+async def search_page() -> HTMLResponse:
+    # Inline script and style only, talking to this server only; the key stays in the browser tab.
+    csp = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'"
+    return HTMLResponse(SEARCH_PAGE, headers={"Content-Security-Policy": csp, "X-Frame-Options": "DENY"})
+
+
+@ops.get("/healthz", tags=["ops"], summary="The process is alive.")
+async def healthz() -> dict[str, str]:  # async: answered on the event loop, never behind busy workers
+    return {"status": "ok"}
+
+
+@ops.get("/readyz", tags=["ops"], summary="The model and the store are loaded; the LLM's state.")
+async def readyz(request: Request) -> Response:
+    svc: Service | None = getattr(request.app.state, "server", None)
+    if svc is None or not svc.ready:
+        return JSONResponse({"status": "loading"}, status_code=503)
+    # Search is ready without the LLM (it falls back to retrieval order); the LLM's state is reported.
+    return JSONResponse({"status": "ready", "llm": svc.llm_state})
+
+
+@ops.get(
+    "/metrics",
+    tags=["ops"],
+    summary="Prometheus metrics (text exposition format).",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+)
+async def metrics_endpoint(request: Request) -> Response:
+    return PlainTextResponse(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Typed errors to their HTTP status (one table: error_status.py); validation errors ASCII-safe."""
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        # FastAPI's own shape, but ASCII-escaped: the errors echo the input, which may hold a lone surrogate
+        # that UTF-8 cannot encode (the default handler then fails with a 500).
+        body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True)
+        return Response(body, status_code=422, media_type="application/json")
+
+    @app.exception_handler(RaglineError)
+    async def ragline_error(request: Request, exc: RaglineError) -> JSONResponse:
+        headers = {"Retry-After": "1"} if isinstance(exc, OverloadedError) else None
+        return JSONResponse({"detail": str(exc)}, status_code=status_for(exc), headers=headers)
+
+
 def create_app(settings: Settings, server: Service | None = None) -> FastAPI:
     """An app over ``server`` (built from ``settings`` and loaded at startup when not given)."""
 
@@ -134,44 +186,6 @@ def create_app(settings: Settings, server: Service | None = None) -> FastAPI:
     app.add_middleware(Authenticator, plain_keys=settings.api_key_list(), ring=ring, default_rpm=settings.key_rpm)
     app.add_middleware(RequestContext, metrics=metrics)
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
-        # FastAPI's own shape, but ASCII-escaped: the errors echo the input, which may hold a lone surrogate
-        # that UTF-8 cannot encode (the default handler then fails with a 500).
-        body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True)
-        return Response(body, status_code=422, media_type="application/json")
-
-    @app.exception_handler(RaglineError)
-    async def ragline_error(request: Request, exc: RaglineError) -> JSONResponse:
-        headers = {"Retry-After": "1"} if isinstance(exc, OverloadedError) else None
-        return JSONResponse({"detail": str(exc)}, status_code=status_for(exc), headers=headers)
-
-    @app.get("/", include_in_schema=False)
-    async def search_page() -> HTMLResponse:
-        # Inline script and style only, talking to this server only; the key stays in the browser tab.
-        csp = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'"
-        return HTMLResponse(SEARCH_PAGE, headers={"Content-Security-Policy": csp, "X-Frame-Options": "DENY"})
-
-    @app.get("/healthz", tags=["ops"], summary="The process is alive.")
-    async def healthz() -> dict[str, str]:  # async: answered on the event loop, never behind busy workers
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["ops"], summary="The model and the store are loaded; the LLM's state.")
-    async def readyz(request: Request) -> Response:
-        svc: Service | None = getattr(request.app.state, "server", None)
-        if svc is None or not svc.ready:
-            return JSONResponse({"status": "loading"}, status_code=503)
-        # Search is ready without the LLM (it falls back to retrieval order); the LLM's state is reported.
-        return JSONResponse({"status": "ready", "llm": svc.llm_state})
-
-    @app.get(
-        "/metrics",
-        tags=["ops"],
-        summary="Prometheus metrics (text exposition format).",
-        response_class=PlainTextResponse,
-        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
-    )
-    async def metrics_endpoint() -> Response:
-        return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
+    _add_error_handlers(app)
+    app.include_router(ops)
     return app

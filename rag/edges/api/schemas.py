@@ -86,7 +86,7 @@ class SearchRequest(BaseModel):
 
 
 class BatchSearchRequest(BaseModel):
-    queries: list[str] = Field(description="Search texts, embedded in one batch.", min_length=1, max_length=256)
+    queries: list[QueryText] = Field(description="Search texts, embedded in one batch.", min_length=1, max_length=256)
     top_k: int | None = Field(None, ge=1, le=MAX_TOP_K, description="Results per query; RAGLINE_TOP_K if omitted.")
     mode: Literal["dense", "sparse", "hybrid"] | None = Field(
         None, description="Retrieval mode; RAGLINE_MODE if omitted."
