@@ -21,11 +21,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PIL import Image, ImageDraw, ImageFont
 
 from bench.machine import describe_machine
+from bench.stats import cer
 from ingest import loaders
 from ingest.loaders.archive_guard import UnpackLimits
 from ingest.loaders.ocr import OcrOptions
 from rag.config import Settings
-from tests.test_ocr import cer
 
 WORDS = [
     "cells",

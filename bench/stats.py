@@ -1,4 +1,4 @@
-"""Statistics the benchmarks share, and the process's memory to print beside their times."""
+"""Statistics the benchmarks share (the OCR tests measure with ``cer`` too), and the process's memory."""
 
 from __future__ import annotations
 
@@ -17,3 +17,14 @@ def bootstrap(diffs: list[float], rounds: int = 2000) -> tuple[float, float]:
 def peak_rss_mib() -> float:
     """This process's peak resident memory so far, in MiB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cer(got: str, want: str) -> float:
+    """Character error rate: edit distance over the reference length (whitespace runs count as one space)."""
+    a, b = " ".join(got.split()), " ".join(want.split())
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, start=1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1] / max(len(b), 1)

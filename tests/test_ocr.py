@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from bench.stats import cer
 from ingest import loaders
 from ingest.loaders.ocr import OcrOptions, reading_order
 from rag.config import Settings
@@ -31,17 +32,6 @@ def render(lines: list[str]) -> Image.Image:
     for n, line in enumerate(lines):
         draw.text((60, 60 + n * 80), line, fill="black", font=font)
     return img
-
-
-def cer(got: str, want: str) -> float:
-    """Character error rate: edit distance over the reference length (whitespace runs count as one space)."""
-    a, b = " ".join(got.split()), " ".join(want.split())
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, start=1):
-        prev, row[0] = row[0], i
-        for j, cb in enumerate(b, start=1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
-    return row[-1] / max(len(b), 1)
 
 
 def load(path: Path, ocr: OcrOptions = OCR):
