@@ -90,3 +90,31 @@ def test_streamed_body_is_cut_at_the_limit(app, path: str, headers: dict[str, st
     client = call(app, path, [head] + [b"x" * 10_000] * 100, headers)
     assert client.status == 413 and "RAGLINE_MAX_JSON_BYTES" in json.loads(client.body)["detail"]
     assert client.pulled == LIMIT // 10_000 + 2  # nothing read past the chunk that crossed the limit
+
+
+@pytest.mark.parametrize("key", [None, "Bearer right"])
+def test_a_request_refused_before_its_body_is_read_closes_the_connection(tmp_path: Path, key: str | None) -> None:
+    """A 413 from Content-Length (or a 401) was answered at once, but the server then read and discarded the whole
+    declared body on the open connection: now the connection closes after the answer."""
+    import socket
+
+    from rag.config import Settings
+    from rag.edges.api.app import create_app
+    from tests.live_server import live_server
+
+    settings = Settings(data_dir=tmp_path / "data", llm="none", api_keys="right", max_json_bytes=1024)
+    with live_server(create_app(settings)) as base:
+        host, port = base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            auth = f"Authorization: {key}\r\n" if key else ""
+            head = (
+                f"POST /v1/search HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\n"
+                "Content-Length: 400000000\r\n\r\n"
+            )
+            sock.sendall(head.encode() + b"{" * 1000)
+            reply = b""
+            while chunk := sock.recv(65536):  # b"" once the server has closed its end
+                reply += chunk
+    status = reply.split(b"\r\n", 1)[0]
+    assert status.endswith(b"413 Request Entity Too Large" if key else b"401 Unauthorized"), reply[:200]
+    assert b"connection: close" in reply.lower()
