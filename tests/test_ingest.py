@@ -163,6 +163,9 @@ def test_cli_json_and_exit_codes(tmp_path: Path) -> None:
     assert p.returncode == 1 and json.loads(p.stdout)["failed"][0]["path"].endswith("bad.docx")
     p = run_cli([str(tmp_path / "missing")], env)
     assert p.returncode == 2 and "no such file or folder" in p.stderr and "Traceback" not in p.stderr
+    # Without --json the summary still says what a folder walk passed over, by kind.
+    p = run_cli([str(docs)], env)
+    assert "skipped 2 files not read: .xyz 1, hidden 1" in p.stdout
 
 
 def test_sigkill_mid_run_then_rerun_matches_clean_run(tmp_path: Path) -> None:

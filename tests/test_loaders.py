@@ -495,3 +495,12 @@ def test_a_pdf_page_too_dense_for_table_analysis_keeps_its_text_and_says_so(tmp_
     [doc] = load(tmp_path / "dense.pdf", "dense.pdf")
     assert "dense words" in doc.sections[0].text and doc.coverage.tables == 0
     assert doc.coverage.warnings[0].startswith("page 1: ") and "too many to look for tables" in doc.coverage.warnings[0]
+
+
+@pytest.mark.parametrize("suffix", [".rst", ".org", ".tex"])
+def test_plain_text_markups_are_read_as_text(tmp_path: Path, suffix: str) -> None:
+    """They were skipped as unsupported; their words are searchable (the markup stays in the text)."""
+    path = tmp_path / f"notes{suffix}"
+    path.write_text("Owls\n====\n\nOwls hunt at night.\n")
+    [doc] = loaders.load(path, path.name, loaders.ReadOptions(LIMITS, OCR))
+    assert "Owls hunt at night." in doc.sections[0].text and doc.format == suffix[1:]

@@ -19,6 +19,10 @@ Loader = Callable[[Path, str], Loaded]
 # serving process holds only the parsers its uploads have needed.
 LOADERS: dict[str, str] = {
     ".txt": "text:load_text",
+    # Plain-text markups read as text (their markup stays in the text, but their words are searchable).
+    ".rst": "text:load_text",
+    ".org": "text:load_text",
+    ".tex": "text:load_text",
     ".md": "markdown:load_markdown",
     ".markdown": "markdown:load_markdown",
     ".html": "html:load_html",

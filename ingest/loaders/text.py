@@ -79,7 +79,7 @@ def load_text(path: Path, doc_id: str) -> list[Document]:
         Document(
             doc_id=doc_id,
             title=path.stem,
-            format="txt",
+            format=path.suffix.lower().lstrip(".") or "txt",
             sections=[Section(text.strip())],
             metadata=encoding_note(encoding),
         )
