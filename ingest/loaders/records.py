@@ -52,13 +52,20 @@ def _record(obj: Any, fmt: str) -> Document:
     )
 
 
-def _collect(items: list[tuple[str, Any]], fmt: str) -> list[Document | RecordFailure]:
+def _collect(items: list[tuple[str, Any]], fmt: str, unreadable: int = 0) -> list[Document | RecordFailure]:
+    """One document per record, one failure per bad record; a file none of whose items is a record (a
+    configuration, a fixture) is one failure, not one per item."""
     out: list[Document | RecordFailure] = []
     for where, obj in items:
         try:
             out.append(_record(obj, fmt))
         except LoaderError as exc:
             out.append(RecordFailure(where, str(exc)))
+    if (items or unreadable) and not any(isinstance(item, Document) for item in out):
+        count = len(items) + unreadable
+        raise LoaderError(
+            f"not a records file: none of its {count} items is an object with an '_id' (or 'id') and a 'text'"
+        )
     return out
 
 
@@ -72,7 +79,7 @@ def load_jsonl(path: Path, doc_id: str) -> list[Document | RecordFailure]:
             items.append((f"{path}:{n}", json.loads(line)))
         except json.JSONDecodeError as exc:
             out.append(RecordFailure(f"{path}:{n}", f"invalid JSON: {exc.msg}"))
-    return _collect(items, "jsonl") + out
+    return _collect(items, "jsonl", unreadable=len(out)) + out
 
 
 def load_json(path: Path, doc_id: str) -> list[Document | RecordFailure]:
