@@ -118,3 +118,14 @@ def test_a_request_refused_before_its_body_is_read_closes_the_connection(tmp_pat
     status = reply.split(b"\r\n", 1)[0]
     assert status.endswith(b"413 Request Entity Too Large" if key else b"401 Unauthorized"), reply[:200]
     assert b"connection: close" in reply.lower()
+
+
+@pytest.mark.parametrize("keys", ["", "right"])
+def test_readyz_says_whether_v1_needs_a_key(tmp_path: Path, keys: str) -> None:
+    """The search page asked for collections before a key was typed (a 401 in the console); it now reads this
+    first and asks for a key."""
+    from fastapi.testclient import TestClient
+
+    settings = Settings(data_dir=tmp_path / "data", llm="none", api_keys=keys)
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/readyz").json()["key_required"] is bool(keys)

@@ -112,8 +112,11 @@ async def readyz(request: Request) -> Response:
     svc: Service | None = getattr(request.app.state, "server", None)
     if svc is None or not svc.ready:
         return JSONResponse({"status": "loading"}, status_code=503)
-    # Search is ready without the LLM (it falls back to retrieval order); the LLM's state is reported.
-    return JSONResponse({"status": "ready", "llm": svc.llm_state})
+    # Search is ready without the LLM (it falls back to retrieval order); the LLM's state is reported, and whether
+    # /v1 needs a key (the search page asks for one before it calls anything that would answer 401).
+    settings = request.app.state.settings
+    keys = bool(settings.api_key_list() or settings.api_keys_file)
+    return JSONResponse({"status": "ready", "llm": svc.llm_state, "key_required": keys})
 
 
 @ops.get(
