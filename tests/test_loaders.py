@@ -205,9 +205,9 @@ def test_html_declared_charset_and_title_fallbacks(tmp_path: Path) -> None:
 def test_encrypted_pdfs_open_with_the_empty_password_or_say_they_need_one(tmp_path: Path, method: str) -> None:
     from fpdf.enums import EncryptionMethod
 
-    def encrypted(name: str, user_password: str) -> Path:
+    def encrypted(name: str, user_password: str, owner_password: str = "owner-secret") -> Path:
         pdf = FPDF()
-        pdf.set_encryption("owner-secret", user_password, getattr(EncryptionMethod, method))
+        pdf.set_encryption(owner_password, user_password, getattr(EncryptionMethod, method))
         pdf.set_font("Helvetica", size=12)
         pdf.add_page()
         pdf.multi_cell(0, 10, "Locked for editing, open for reading.")
@@ -218,6 +218,10 @@ def test_encrypted_pdfs_open_with_the_empty_password_or_say_they_need_one(tmp_pa
     assert "open for reading" in doc.sections[0].text
     with pytest.raises(LoaderError, match="needs a password"):
         load(encrypted("locked.pdf", "s3cret"), "locked.pdf")
+    # One rule: a set user password is refused even when the owner password is empty (pypdf opens such a file
+    # as its owner with "": two of three real files made this way were read without asking).
+    with pytest.raises(LoaderError, match="user password is set"):
+        load(encrypted("owner-empty.pdf", "s3cret", owner_password=""), "owner-empty.pdf")
 
 
 def test_pdf_text_is_normalised_for_matching(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from pypdf import PdfReader
+from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError, PyPdfError
 
 from ingest.document import Coverage, Document, Section
@@ -64,9 +64,10 @@ def load_pdf(path: Path, doc_id: str, ocr: OcrOptions) -> list[Document]:
     try:
         reader = PdfReader(path)
         # Many PDFs are "encrypted" with an empty user password (only editing is restricted): viewers open
-        # them, and so does this.
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise LoaderError("encrypted PDF: it needs a password")
+        # them, and so does this. One rule for the rest: a PDF whose user password is set is refused, even when
+        # its owner password is empty (pypdf would open it as its owner, which no viewer does unasked).
+        if reader.is_encrypted and reader.decrypt("") != PasswordType.USER_PASSWORD:
+            raise LoaderError("encrypted PDF: it needs a password (its user password is set)")
         texts = [normalise(page.extract_text() or "") for page in reader.pages]
         title = (reader.metadata.title if reader.metadata else None) or path.stem
     except LoaderError:
