@@ -531,3 +531,25 @@ def test_a_records_file_with_some_bad_records_still_reports_each(tmp_path: Path)
     path.write_text('{"_id": "a", "text": "owls"}\n{"_id": "b"}\n')
     items = loaders.load(path, path.name, loaders.ReadOptions(LIMITS, OCR))
     assert [type(i).__name__ for i in items] == ["Document", "RecordFailure"]
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_text_without_a_byte_order_mark_is_read(tmp_path: Path, codec: str) -> None:
+    """It was refused as "binary content"; Windows tools write it."""
+    path = tmp_path / "notes.txt"
+    path.write_bytes("Owls hunt at night.\r\nCafé crème, naïve façade.\r\n".encode(codec))
+    [doc] = load(path, "notes.txt")
+    assert "Café crème" in doc.sections[0].text and doc.metadata["encoding"] == f"{codec}, guessed"
+    binary = tmp_path / "blob.txt"
+    binary.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(LoaderError, match="binary"):
+        load(binary, "blob.txt")
+
+
+@pytest.mark.parametrize("text", ["Ça va, garçon? Oui.", "Zürich, Straße 3. Müller", "Größe: 5 µm, 20 °C."])
+def test_latin1_markdown_is_labelled_western_european(tmp_path: Path, text: str) -> None:
+    """Read right but labelled "cp1250, guessed": bytes that read the same in cp1252 are labelled cp1252."""
+    path = tmp_path / "notes.md"
+    path.write_bytes(f"# Notes\n\n{text}\n".encode("latin-1"))
+    [doc] = load(path, "notes.md")
+    assert text in doc.sections[0].text and doc.metadata["encoding"] == "cp1252, guessed"

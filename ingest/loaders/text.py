@@ -39,6 +39,8 @@ def decode(data: bytes, declared: str | None = None) -> tuple[str, str | None]:
         if data.startswith(bom):
             return data.decode(codec, errors="replace"), None if codec == "utf-8-sig" else codec
     if b"\x00" in data[:8192]:
+        if (utf16 := _utf16_without_bom(data)) is not None:
+            return utf16
         raise LoaderError("binary content, not text")
     if declared:
         try:
@@ -57,7 +59,37 @@ def decode(data: bytes, declared: str | None = None) -> tuple[str, str | None]:
     least = min(m.chaos for m in matches)
     tied = [m.encoding for m in matches if m.chaos == least]
     guess = "cp1252" if "cp1252" in tied else tied[0]
-    return data.decode(guess, errors="replace"), f"{guess}, guessed"
+    text = data.decode(guess, errors="replace")
+    if guess != "cp1252" and _same_in_cp1252(data, text):
+        guess = "cp1252"  # the bytes read the same in Western European: say the likelier of the two
+    return text, f"{guess}, guessed"
+
+
+def _same_in_cp1252(data: bytes, text: str) -> bool:
+    try:
+        return data.decode("cp1252") == text
+    except UnicodeDecodeError:
+        return False
+
+
+def _utf16_without_bom(data: bytes) -> tuple[str, str] | None:
+    """UTF-16 text written without a byte-order mark (Windows tools do): nearly every other byte is zero in
+    Latin-script text, on the odd positions for little-endian and the even ones for big-endian."""
+    head = data[:8192]
+    if len(head) < 4:
+        return None
+    half = len(head) // 2
+    even = sum(b == 0 for b in head[0::2]) / half
+    odd = sum(b == 0 for b in head[1::2]) / half
+    for codec, zeros, others in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+        if zeros > 0.3 and others < 0.05:
+            try:
+                text = data[: len(data) // 2 * 2].decode(codec)
+            except UnicodeDecodeError:
+                return None
+            printable = sum(ch.isprintable() or ch.isspace() for ch in text[:4096]) / max(1, len(text[:4096]))
+            return (text, f"{codec}, guessed") if printable > 0.95 else None
+    return None
 
 
 def read_text(path: Path, declared: str | None = None) -> tuple[str, str | None]:
