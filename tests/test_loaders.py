@@ -553,3 +553,31 @@ def test_latin1_markdown_is_labelled_western_european(tmp_path: Path, text: str)
     path.write_bytes(f"# Notes\n\n{text}\n".encode("latin-1"))
     [doc] = load(path, "notes.md")
     assert text in doc.sections[0].text and doc.metadata["encoding"] == "cp1252, guessed"
+
+
+def _eml(subject: str, body: str) -> str:
+    return f"From: a@example.com\r\nTo: b@example.com\r\nSubject: {subject}\r\n\r\n{body}\r\n"
+
+
+def test_a_utf16_eml_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "mail.eml"
+    path.write_bytes(_eml("Owls", "Owls hunt at night.").encode("utf-16"))  # with its mark
+    [doc] = load(path, "mail.eml")
+    assert doc.title == "Owls" and "hunt at night" in doc.sections[0].text
+
+
+def test_a_mime_digest_keeps_the_messages_it_carries(tmp_path: Path) -> None:
+    """A digest of forwarded messages has no text body of its own: it was refused as "no text body"."""
+    parts = "".join(
+        f"--XX\r\n\r\n{_eml(subject, body)}"  # a digest's parts are message/rfc822 unless they say otherwise
+        for subject, body in (("Owls", "Owls hunt at night."), ("Lava", "Lava cools into basalt."), ("Tides", "Moon."))
+    )
+    head = (
+        "From: list@example.com\r\nSubject: Weekly digest\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/digest; boundary="XX"\r\n\r\n'
+    )
+    path = tmp_path / "digest.eml"
+    path.write_text(head + parts + "--XX--\r\n")
+    [doc] = load(path, "digest.eml")
+    assert doc.title == "Weekly digest"
+    assert all(w in doc.sections[0].text for w in ("Owls hunt at night.", "Lava cools into basalt.", "Tides"))

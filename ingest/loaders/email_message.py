@@ -3,6 +3,7 @@ body (else the HTML body's visible text); attachments are listed by name, not re
 
 from __future__ import annotations
 
+import codecs
 import email
 import email.policy
 from email.message import EmailMessage
@@ -11,7 +12,7 @@ from pathlib import Path
 from selectolax.lexbor import LexborHTMLParser
 
 from ingest.document import Document, Section
-from ingest.loaders.text import read_bytes
+from ingest.loaders.text import decode, read_bytes
 from rag.errors import LoaderError
 
 
@@ -30,13 +31,33 @@ def _body(msg: EmailMessage) -> str:
     return "\n".join(line.rstrip() for line in content.splitlines()).strip()
 
 
+def _texts(msg: EmailMessage) -> list[str]:
+    """The message's text body; a digest (or a message that forwards others as attachments) has none of its own:
+    then the text bodies of the messages it carries, each under its subject."""
+    text = _body(msg)
+    if text:
+        return [text]
+    out = []
+    for part in msg.walk():
+        if part.get_content_type() == "message/rfc822":
+            for inner in part.iter_parts():
+                if isinstance(inner, EmailMessage) and (body := _body(inner)):
+                    subject = str(inner["Subject"] or "")
+                    out.append(f"{subject}\n\n{body}" if subject else body)
+    return out
+
+
 def load_eml(path: Path, doc_id: str) -> list[Document]:
-    msg = email.message_from_bytes(read_bytes(path), policy=email.policy.default)
+    raw = read_bytes(path)
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # saved as UTF-16 text by a Windows tool
+        raw = decode(raw)[0].encode("utf-8")
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
     if not isinstance(msg, EmailMessage) or not msg.keys():
         raise LoaderError("not an e-mail message (no headers)")
-    text = _body(msg)
-    if not text:
+    texts = _texts(msg)
+    if not texts:
         raise LoaderError("e-mail has no text body")
+    text = "\n\n".join(texts)
     meta = {k.lower(): str(msg[k]) for k in ("From", "To", "Cc", "Date") if msg[k]}
     attachments = [a.get_filename() for a in msg.iter_attachments() if a.get_filename()]
     if attachments:
