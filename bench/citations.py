@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.machine import describe_machine
 from bench.stats import peak_rss_mib
-from rag.citation_check import CitationChecker, _sentences
+from rag.citation_check import CitationChecker, split_sentences
 from rag.config import Settings
 from rag.evaluation import load_beir
 from rag.wiring import OpenStores, build_parts
@@ -108,7 +108,7 @@ def main() -> None:
         sentences = []
         for mark, text in ((label[relevant], passages[label[relevant] - 1].text),
                            (label[wrong], passages[label[wrong] - 1].text)):  # fmt: skip
-            later = _sentences(text)[1:]
+            later = split_sentences(text)[1:]
             if later:
                 sentences.append((mark, rng.choice(later)))
         if len(sentences) < 2:
@@ -120,7 +120,7 @@ def main() -> None:
         wrong_answer = [f"{claim} [{label[wrong]}]."] + [f"{s.rstrip('.')} [{other[m]}]." for m, s in sentences]
         filler = [p for p in range(1, 6) if p not in other]
         for extra in filler[:2]:  # two more quoted, rightly cited claims: 5 claims an answer
-            later = _sentences(passages[extra - 1].text)[1:] or _sentences(passages[extra - 1].text)
+            later = split_sentences(passages[extra - 1].text)[1:] or split_sentences(passages[extra - 1].text)
             quote = rng.choice(later).rstrip(".")
             right.append(f"{quote} [{extra}].")
             wrong_answer.append(f"{quote} [{extra}].")

@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fake servers
 
 from bench.machine import describe_machine
 from bench.rerank_grid import grid
+from bench.scifact_store import retrieved
 from bench.stats import bootstrap, peak_rss_mib
 from rag.config import Settings
 from rag.evaluation import load_beir
@@ -50,7 +51,7 @@ from rag.prompt_blocks import clip, title_budget
 from rag.rerank.fusion import JudgeTrust, TrustConfig, fused_order
 from rag.rerank.reranker import Reranker
 from rag.stored_chunk import SearchResult
-from rag.wiring import OpenStores, build_parts, make_metered, make_reranker
+from rag.wiring import make_metered, make_reranker
 from tests.fakes.gemini import gemini_server
 from tests.fakes.judges import Passage, judge
 from tests.fakes.server import Behaviour
@@ -296,15 +297,8 @@ def main() -> None:
     defaults = Settings(data_dir=args.store, collection="scifact")
     split = load_beir(args.data, "train")
     qids = list(split.queries)[: args.queries]
-    stores = OpenStores(defaults)
-    try:
-        pipeline = build_parts(defaults, stores, with_llm=False).pipeline
-        if stores(None).meta() is None:
-            raise SystemExit(f"no SciFact store in {args.store}: run rag eval first (see the docstring)")
-        replies = pipeline.search_many([split.queries[q] for q in qids], pipeline.options(top_k=30), rerank=False)
-    finally:
-        stores.close()
-    deep = {q: r.results for q, r in zip(qids, replies, strict=True)}
+    found = retrieved(defaults, [split.queries[q] for q in qids], 30)
+    deep = dict(zip(qids, found, strict=True))
 
     def title_key(title: str) -> str:
         return clip(title, title_budget(defaults.rerank_passage_tokens))

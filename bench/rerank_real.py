@@ -25,14 +25,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.machine import describe_machine
-from bench.stats import bootstrap, peak_rss_mib
+from bench.scifact_store import retrieved
+from bench.stats import bootstrap, peak_rss_mib, process_memory_mib
 from rag.config import Settings
 from rag.evaluation import load_beir
 from rag.ir_metrics import ndcg_at
 from rag.llm.backend_choice import make_llm
 from rag.llm.pricing import PriceTable
 from rag.llm.usage import Usage, UsageMeter
-from rag.wiring import OpenStores, build_parts, make_metered, make_reranker
+from rag.wiring import make_metered, make_reranker
 from tests.real_llm import MODEL_ALIAS, llama_server, missing
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"
@@ -49,13 +50,6 @@ def reason_kind(reason: str) -> str:
     return next((name for name, pattern in _REASONS if pattern.search(reason)), f"other: {reason[:60]}")
 
 
-def server_peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -70,16 +64,8 @@ def main() -> None:
     defaults = Settings(data_dir=args.store, collection="scifact")
     split = load_beir(args.data, "train")
     qids = list(split.queries)[: args.queries]
-    stores = OpenStores(defaults)
-    try:
-        pipeline = build_parts(defaults, stores, with_llm=False).pipeline
-        if stores(None).meta() is None:
-            raise SystemExit(f"no SciFact store in {args.store}: run rag eval first (see bench/rerank.py)")
-        opts = pipeline.options(top_k=defaults.rerank_candidates)
-        replies = pipeline.search_many([split.queries[q] for q in qids], opts, rerank=False)
-    finally:
-        stores.close()
-    candidates = {q: r.results for q, r in zip(qids, replies, strict=True)}
+    found = retrieved(defaults, [split.queries[q] for q in qids], defaults.rerank_candidates)
+    candidates = dict(zip(qids, found, strict=True))
 
     with tempfile.TemporaryDirectory() as tmp, llama_server(Path(tmp)) as server:
         settings = Settings(
@@ -113,7 +99,7 @@ def main() -> None:
             if out.trust is not None:
                 trust.append(out.trust)
         reranker.close()
-        server_rss = server_peak_rss_mib(server.process.pid)
+        server_rss = process_memory_mib(server.process.pid)[1]
 
     n = len(qids)
     slow = sum(ms > defaults.rerank_timeout_ms for ms in calls_ms)

@@ -25,9 +25,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.machine import describe_machine
-from bench.serve_memory import memory_mib
 from bench.serve_process import start_serve
-from bench.stats import peak_rss_mib
+from bench.stats import peak_rss_mib, process_memory_mib
 from rag.config import Settings
 from rag.wiring import OpenStores, build_parts
 
@@ -117,7 +116,7 @@ def serve_and_load(
     )
     try:
         results = {c: http(base, queries, c) for c in concurrencies}
-        return results, memory_mib(server.pid)
+        return results, process_memory_mib(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -25,14 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.machine import describe_machine
 from bench.serve_process import start_serve
+from bench.stats import process_memory_mib
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"
-
-
-def memory_mib(pid: int) -> tuple[float, float]:
-    """(VmRSS, VmHWM) of a process, in MiB."""
-    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
-    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
 def main() -> None:
@@ -60,7 +55,7 @@ def main() -> None:
             ready_s = time.perf_counter() - t0
             try:
                 time.sleep(1)
-                ready, _ = memory_mib(server.pid)
+                ready, _ = process_memory_mib(server.pid)
                 times, uploaded, every = [], 0, max(1, len(queries) // max(1, args.uploads))
                 with httpx.Client(base_url=base, timeout=60) as client:
                     for n, q in enumerate(queries):
@@ -72,7 +67,7 @@ def main() -> None:
                             text = f"Upload {n}: " + q * 20
                             files = {"files": (f"upload-{n}.txt", text.encode())}
                             client.post("/v1/documents", files=files).raise_for_status()
-                after, peak = memory_mib(server.pid)
+                after, peak = process_memory_mib(server.pid)
             finally:
                 server.terminate()
                 server.wait(timeout=30)

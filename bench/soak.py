@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fake servers
 
 from bench.machine import describe_machine
 from bench.serve_process import start_serve
+from bench.stats import process_memory_mib
 from tests.fakes.gemini import gemini_server
 from tests.fakes.judges import judge, keyword_grade
 from tests.fakes.server import Behaviour, FakeLLM
@@ -83,13 +84,6 @@ def corpus_and_queries() -> tuple[list[dict[str, str]], list[str]]:
     ]
     docs = [{"_id": f"d{i}", "text": " ".join(rng.choices(words, k=120))} for i in range(1000)]
     return docs, [" ".join(rng.choices(words, k=6)) for _ in range(500)]
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def pct(values: list[float], q: int) -> float:
@@ -173,7 +167,7 @@ def run(base: str, pid: int, docs: list[dict[str, str]], queries: list[str], sec
     for t in threads:
         t.start()
     while any(t.is_alive() for t in threads):
-        rss.append((time.monotonic() - started, rss_mb(pid)))
+        rss.append((time.monotonic() - started, process_memory_mib(pid)[0]))
         time.sleep(5)
     for t in threads:
         t.join()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import resource
 import statistics
+from pathlib import Path
 
 
 def bootstrap(diffs: list[float], rounds: int = 2000) -> tuple[float, float]:
@@ -12,6 +13,12 @@ def bootstrap(diffs: list[float], rounds: int = 2000) -> tuple[float, float]:
     rng = random.Random(7)
     means = sorted(statistics.fmean(rng.choices(diffs, k=len(diffs))) for _ in range(rounds))
     return means[int(0.025 * rounds)], means[int(0.975 * rounds)]
+
+
+def process_memory_mib(pid: int) -> tuple[float, float]:
+    """(RSS, peak RSS) of another process, in MiB, from /proc."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
 def peak_rss_mib() -> float:

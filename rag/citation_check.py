@@ -168,7 +168,7 @@ def _clean(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
-def _sentences(text: str) -> list[str]:
+def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if _WORD.search(s)]
 
 
@@ -236,7 +236,7 @@ class CitationChecker:
         return Claim(text, cites, support, support >= self.min_support)
 
     def _chosen_sentences(self, text: str, answer_words: set[str]) -> list[str]:
-        sentences = _sentences(text)
+        sentences = split_sentences(text)
         if len(sentences) <= _MAX_SENTENCES:
             return sentences
         stems = _stems(answer_words)
