@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from cachetools import LRUCache
 
-from rag.embedding import Embedder
+from rag.embedding import Embedder, encodable
 from rag.stored_chunk import SearchResult
 
 _MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
@@ -163,11 +163,6 @@ def split_claims(answer: str) -> list[tuple[str, tuple[int, ...]]]:
     return out
 
 
-def _clean(text: str) -> str:
-    """``text`` with what no tokenizer takes (a lone surrogate, which JSON allows) replaced."""
-    return text.encode("utf-8", "replace").decode("utf-8")
-
-
 def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if _WORD.search(s)]
 
@@ -189,10 +184,10 @@ class CitationChecker:
     ) -> list[Claim]:
         """The answer's claims in order; ``stored``: dense vectors of the passages by chunk id, as the store holds
         them (passages without one are compared sentence by sentence)."""
-        split = split_claims(_clean(answer))
+        split = split_claims(encodable(answer))
         if not split:
             return []
-        texts = [_clean(p.text if not p.title else f"{p.title}. {p.text}") for p in passages]
+        texts = [encodable(p.text if not p.title else f"{p.title}. {p.text}") for p in passages]
         claim_words = [set(_content_words(t)) for t, _ in split]
         claim_numbers = [_numbers(t) for t, _ in split]
         every_word = set().union(*claim_words)

@@ -156,6 +156,7 @@ class Embedder:
         other callers' batches run in between."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        texts = [encodable(t) for t in texts]
         direct = self._direct
         model = self.model if direct is None else None
         # Longest first, as sentence-transformers orders one call's texts: the batches (and with int8's
@@ -182,6 +183,15 @@ class Embedder:
         out = np.empty((len(texts), rows[0].shape[1]), dtype=rows[0].dtype)
         out[order] = np.concatenate(rows)
         return out
+
+
+def encodable(text: str) -> str:
+    """``text``, with what no tokenizer takes (a lone surrogate, which JSON allows) replaced."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def model_identity(path_or_name: str) -> str:

@@ -76,7 +76,7 @@ class OnnxEncoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Normalised float32 embeddings of one batch."""
-        encodings = self._tokenizer.encode_batch([_encodable(t).strip() for t in texts])
+        encodings = self._tokenizer.encode_batch([t.strip() for t in texts])
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask}
@@ -90,12 +90,3 @@ class OnnxEncoder:
             pooled = (tokens * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
-
-
-def _encodable(text: str) -> str:
-    """``text``, with what the tokenizer cannot take (a lone surrogate, which JSON allows) replaced."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode("utf-8")
