@@ -195,3 +195,36 @@ def test_a_gateway_error_at_startup_leaves_the_service_up_and_not_ready_for_the_
             ready = client.get("/readyz")
     assert ready.status_code in (200, 503)
     assert "some text" in ready.text
+
+
+def test_a_reasoning_model_thinks_first_its_answer_is_kept_and_a_cap_spent_thinking_is_said() -> None:
+    """A reasoning model (Qwen3, DeepSeek-R1, gemma4 ...) behind a server without a reasoning parser writes
+    <think>...</think> before its answer, and spends max_tokens on it."""
+    from rag.errors import LLMOutputError
+
+    with openai_server() as server:
+        server.fake.thoughts = 3
+        server.fake.responder = lambda s, p, schema: json.dumps({"grades": [10, 0]}) if schema else "Owls [1]."
+        llm = backend(server.url, openai_model="gemma-3-270m")
+        out = llm.complete(LLMRequest("s", "p", "rerank", 200, 5, GRADES))
+        assert json.loads(out.text) == {"grades": [10, 0]} and out.output_tokens > 20  # thinking is billed
+        *pieces, done = list(llm.stream(LLMRequest("s", "a question", "answer", 200, 5)))
+        assert "".join(pieces) == done.text == "Owls [1]."  # the thinking is never shown
+        server.fake.thoughts = 40
+        with pytest.raises(LLMOutputError, match="spent thinking") as caught:
+            llm.complete(graded())
+        assert caught.value.billed is not None and caught.value.billed.output_tokens > 0
+        out = make_reranker(server, "openai").rerank("owls", candidates(2), Usage())
+    assert out.status == "fallback" and "spent thinking" in (out.reason or "")
+
+
+def test_an_answer_stopped_by_the_servers_content_filter_is_blocked() -> None:
+    from rag.errors import LLMBlockedError
+
+    with openai_server() as server:
+        server.fake.default = Behaviour(blocked="content_filter")
+        llm = backend(server.url, openai_model="gemma-3-270m")
+        with pytest.raises(LLMBlockedError, match="content_filter"):
+            llm.complete(graded())
+        with pytest.raises(LLMBlockedError, match="content_filter"):
+            list(llm.stream(LLMRequest("s", "a question", "answer", 64, 5)))

@@ -22,7 +22,9 @@ import openai
 
 from rag.errors import (
     LLMAccessError,
+    LLMBlockedError,
     LLMError,
+    LLMOutputError,
     LLMRateLimitedError,
     LLMRequestTooLargeError,
     LLMTimeoutError,
@@ -33,6 +35,7 @@ from rag.llm.error_body import error_text, retry_after_s
 
 Structured = Literal["auto", "json_schema", "json_object", "none"]
 _NEXT_FORM: dict[str, str] = {"json_schema": "json_object", "json_object": "none"}
+_THINK = re.compile(r"^\s*<think>.*?</think>\s*", re.S)  # a reasoning model served without a reasoning parser
 _FORM_REFUSED = re.compile(r"response_format|json_schema|json_object|structured|grammar", re.I)
 _CONTEXT = re.compile(r"context length|context window|maximum context|too many tokens|exceeds? the context", re.I)
 
@@ -156,19 +159,30 @@ class OpenAIBackend:
         r = self._create(request, stream=False)
         choice = r.choices[0] if r.choices else None
         text = (choice.message.content or "") if choice else ""
-        usage = r.usage
-        return Completion(
+        return self._completion(request, text, r.usage, choice.finish_reason if choice else None)
+
+    def _completion(self, request: LLMRequest, raw: str, usage: Any, finish: str | None) -> Completion:
+        """The answer without a reasoning model's ``<think>`` block, or the typed error it amounts to (billed)."""
+        text = _THINK.sub("", raw, count=1) if raw.lstrip().startswith("<think>") else raw
+        done = Completion(
             text=text,
             input_tokens=usage.prompt_tokens if usage else _estimate(request.system + request.prompt),
-            output_tokens=usage.completion_tokens if usage else _estimate(text),
-            truncated=choice is not None and choice.finish_reason == "length",
+            output_tokens=usage.completion_tokens if usage else _estimate(raw),
+            truncated=finish == "length",
         )
+        where = f"openai-compatible server {self.base_url}"
+        if finish == "content_filter":
+            raise LLMBlockedError(f"{where}: answer stopped (content_filter)", billed=done)
+        if raw.lstrip().startswith("<think>") and "</think>" not in raw:
+            raise LLMOutputError(f"{where}: the output cap was spent thinking, before any answer", billed=done)
+        return done
 
     def stream(self, request: LLMRequest) -> Iterator[str | Completion]:
         """Pieces as they come; the call's deadline holds for the whole stream. Servers that send no usage
         chunk get their tokens estimated (about 4 characters each)."""
         deadline = time.monotonic() + request.timeout_s
         parts: list[str] = []
+        shown = 0  # characters of the answer yielded so far (a leading <think> block is never shown)
         usage = None
         finish = None
         response = self._create(request, stream=True)
@@ -182,20 +196,17 @@ class OpenAIBackend:
                     finish = chunk.choices[0].finish_reason or finish
                     if delta is not None and delta.content:
                         parts.append(delta.content)
-                        yield delta.content
+                        answer = _visible("".join(parts))
+                        if answer is not None and len(answer) > shown:
+                            yield answer[shown:]
+                            shown = len(answer)
         except LLMError:
             raise
         except Exception as exc:
             raise self._mapped(exc) from exc
         finally:
             response.close()
-        text = "".join(parts)
-        yield Completion(
-            text=text,
-            input_tokens=usage.prompt_tokens if usage else _estimate(request.system + request.prompt),
-            output_tokens=usage.completion_tokens if usage else _estimate(text),
-            truncated=finish == "length",
-        )
+        yield self._completion(request, "".join(parts), usage, finish)
 
     def check(self) -> None:
         """The server answers ``/v1/models`` and serves the model (or, with none named, the first it lists)."""
@@ -215,6 +226,15 @@ class OpenAIBackend:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _visible(text: str) -> str | None:
+    """The answer so far of a stream that may open with a reasoning model's ``<think>`` block (None: inside it)."""
+    head = text.lstrip()
+    if not head.startswith("<think>"):
+        return None if "<think>".startswith(head) else text
+    end = head.find("</think>")
+    return None if end < 0 else head[end + len("</think>") :].lstrip()
 
 
 def _estimate(text: str) -> int:

@@ -5,7 +5,9 @@ the real ones (``../shared/notes/llm-wire-formats.md``), in two flavours:
 - ``llama-cpp-python`` (as its 0.3.36 server, seen here): ``json_schema`` is a 500 whose body is a pydantic
   validation error; ``{"type": "json_object", "schema": ...}`` is taken; any model name gets the loaded model.
 
-Both: a bad key is a 401; a prompt over the context a 400 "maximum context length"; a 429 carries
+Both: a reasoning model (``fake.thoughts`` set) writes ``<think>...</think>`` before its answer, counted against
+``max_tokens``; a filtered answer (``Behaviour.blocked``) is empty with ``finish_reason: "content_filter"``; a bad
+key is a 401; a prompt over the context a 400 "maximum context length"; a 429 carries
 ``Retry-After`` (seconds); output cut at ``max_tokens`` ends with ``finish_reason: "length"``; a streamed answer
 sends usage in a last chunk only when ``stream_options.include_usage`` asks for it; images come as ``image_url``
 data URLs and one that does not decode is a 400. Tokens are about 4 characters each.
@@ -93,10 +95,14 @@ class OpenAIHandler(FakeHandler):
             self.send_json(behaviour.status, _error(behaviour.status, f"fake error {behaviour.status}"), headers)
             return
         text, cut = self.fake.write(behaviour, system, prompt, schema, images or None)
+        if self.fake.thoughts:  # a reasoning model served without a reasoning parser: its thinking comes first
+            text = "<think>" + "Let me weigh each passage. " * self.fake.thoughts + "</think>\n" + text
         cap = body.get("max_tokens") or 10**9
         if self.fake.count_tokens(text) > cap:
             text, cut = text[: cap * 4], True
-        finish = "length" if cut else "stop"
+        finish = "content_filter" if behaviour.blocked else "length" if cut else "stop"
+        if behaviour.blocked:
+            text = ""
         usage = {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": self.fake.count_tokens(text),
