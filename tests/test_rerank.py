@@ -345,3 +345,15 @@ def test_fusion_keeps_retrieval_order_where_the_judge_does_not_disagree(
                 assert rank[i] < rank[j]
     if weight == 0 or trust == 0:
         assert order == list(range(n))
+
+
+@pytest.mark.parametrize("n", [2, 5, 20, 50, 100])
+@pytest.mark.parametrize("share", [0.05, 0.25, 0.5])
+def test_a_new_processs_decisive_judge_lifts_every_relevant_candidate_in_lists_up_to_100(n: int, share: float) -> None:
+    """Retrieval put the relevant candidates last; the judge grades them 10 and the rest 0: all of them come
+    first, in retrieval order among themselves, whatever the list's length or how many are relevant."""
+    relevant = max(1, round(share * n))
+    grades = [0.0] * (n - relevant) + [1.0] * relevant
+    trust = JudgeTrust(make_reranker_config(Settings()).trust).trust()
+    order = fused_order(grades, [1.0 - i / n for i in range(n)], Settings().rerank_weight, trust)
+    assert order[:relevant] == list(range(n - relevant, n)) and order[relevant:] == list(range(n - relevant))
