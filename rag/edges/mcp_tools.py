@@ -97,7 +97,15 @@ class _Tools:
         except RaglineError as exc:  # a tool error the model can read and act on, never a crash
             raise ToolError(str(exc)) from None
 
-    def search(self, who: Principal, query: str, top_k, collection, filter, rerank) -> dict[str, Any]:
+    def search(
+        self,
+        who: Principal,
+        query: str,
+        top_k: int | None,
+        collection: str | None,
+        filter: dict[str, Any] | None,
+        rerank: bool | None,
+    ) -> dict[str, Any]:
         pipeline = self.state_of().pipeline
         opts = pipeline.options(top_k=top_k, conditions=parse_filter(filter), visible_to=who.identities)
         reply = pipeline.search(query, opts, collection, rerank)
@@ -120,7 +128,14 @@ class _Tools:
         doc |= {"metadata": first.metadata, "text": text}
         return _trim([doc], "text", self.budget)[0]
 
-    def answer(self, who: Principal, question: str, top_k, collection, filter) -> dict[str, Any]:
+    def answer(
+        self,
+        who: Principal,
+        question: str,
+        top_k: int | None,
+        collection: str | None,
+        filter: dict[str, Any] | None,
+    ) -> dict[str, Any]:
         pipeline = self.state_of().pipeline
         opts = pipeline.answer_options(top_k, parse_filter(filter), who.identities)
         done = next(e for e in pipeline.answer(question, opts, collection) if e.name == "done").data
