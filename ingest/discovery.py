@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ingest.loaders import is_supported
 from rag.access import parse_acl
@@ -42,6 +42,14 @@ def source_file(path: Path, root: Path, acl: tuple[str, ...] | None = None) -> S
     path, root = path.absolute(), root.absolute()
     doc_id = path.name if path == root else path.relative_to(root).as_posix()
     return SourceFile(path, root, doc_id, _sidecar_acl(path) if acl is None else acl)
+
+
+def longer_ids(f: SourceFile) -> list[str]:
+    """The file's doc id, then the same with one more enclosing folder each time, up to its absolute path: the
+    ids a file may take when a shorter one belongs to another file (``a/README.md`` beside ``README.md``)."""
+    parts = f.path.parts
+    shortest = len(Path(f.doc_id).parts)
+    return [unicode_safe(PurePosixPath(*parts[-k:]).as_posix()) for k in range(shortest, len(parts) + 1)]
 
 
 def _sidecar_acl(path: Path) -> tuple[str, ...]:

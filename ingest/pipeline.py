@@ -23,7 +23,7 @@ from typing import Any
 
 from ingest.chunking import Chunker
 from ingest.coverage import file_coverage
-from ingest.discovery import Scope, SourceFile, discover, unicode_safe
+from ingest.discovery import Scope, SourceFile, discover, longer_ids, unicode_safe
 from ingest.document import Document, RecordFailure
 from ingest.loaders import ReadOptions, is_supported, load
 from ingest.options import IngestOptions
@@ -93,7 +93,7 @@ class Ingestor:
         files, scope = discover(paths)
         if on_file:
             on_file(len(files))
-        report = self.ingest_files(files, scope if prune else None, on_file, on_chunks=on_chunks)
+        report = self.ingest_files(files, scope if prune else None, on_file, on_chunks=on_chunks, distinct_ids=True)
         report.skipped = dict(sorted(scope.skipped.items()))
         return report
 
@@ -104,9 +104,12 @@ class Ingestor:
         on_file: Callable[[int], None] | None = None,
         writer: tuple[str, ...] | None = None,
         on_chunks: Callable[[int], None] | None = None,
+        distinct_ids: bool = False,
     ) -> IngestReport:
         """Store ``files``; ``writer``: the ACL identities of whoever sends them (None: sees every document) —
-        a stored document it may not see is never replaced."""
+        a stored document it may not see is never replaced. ``distinct_ids``: a file whose doc id belongs to
+        another file takes a longer one (its folders' names), kept on later runs; otherwise it is refused (an
+        upload's name is the id its sender asked for)."""
         started = time.perf_counter()
         report = IngestReport()
         usage = Usage()
@@ -118,6 +121,8 @@ class Ingestor:
         failed_sources: set[str] = set()
         batch: list[PendingDoc] = []
         batch_chunks = 0
+        if distinct_ids:
+            files = _distinct(files, states, report)
         for pending in self._changed_docs(files, states, seen, failed_sources, report, on_file, writer, options):
             batch.append(pending)
             batch_chunks += len(pending.chunks)
@@ -261,10 +266,30 @@ class Ingestor:
         return kept
 
 
+def _distinct(files: list[SourceFile], states: dict[str, DocState], report: IngestReport) -> list[SourceFile]:
+    """Each file with a doc id no other file holds: the id it has stored already, else the shortest of
+    ``longer_ids`` that is free (stored by nobody, taken by no earlier file of this run)."""
+    claimed: dict[str, str] = {}  # doc id -> source, in this run
+    out = []
+    for f in files:
+        source = unicode_safe(str(f.path))
+        ids = longer_ids(f)
+        held = next((i for i in ids if (st := states.get(i)) is not None and st.source == source), None)
+        free = (i for i in ids if claimed.get(i, source) == source and (i not in states or not states[i].source))
+        doc_id = held or next(free, ids[-1])
+        claimed[doc_id] = source
+        if doc_id != f.doc_id:
+            report.renamed[str(f.path)] = doc_id
+            f = replace(f, doc_id=doc_id)
+        out.append(f)
+    return out
+
+
 def _taken(doc_id: str, held: DocState) -> str:
-    source = Path(held.source)
-    name = source.relative_to(held.root).as_posix() if source.is_relative_to(held.root) else source.name
+    source, root = Path(held.source), Path(held.root)
+    # Under a folder (an upload's or a walked one): its name there; a file given alone: its whole path.
+    name = source.relative_to(root).as_posix() if source != root and source.is_relative_to(root) else held.source
     return (
-        f"doc_id {doc_id!r} already belongs to another source ({name or source.name!r}); delete that document "
-        "first (or --prune it) to replace it"
+        f"doc_id {doc_id!r} already belongs to another source ({name!r}); delete that document first "
+        "(`rag delete`, or --prune when its file is gone) to replace it"
     )

@@ -21,6 +21,7 @@ class IngestReport:
     skipped: dict[str, int] = field(default_factory=dict)  # files a folder walk passed over, by extension or reason
     files: list[dict[str, Any]] = field(default_factory=list)  # per file read: ingest.coverage.file_coverage
     resumed: int = 0  # chunks a killed run had written already: found stored, not embedded again
+    renamed: dict[str, str] = field(default_factory=dict)  # file -> the longer doc id it got (its name was taken)
     llm_usage: dict[str, Any] | None = None  # tokens and cost of LLM page transcription (RAGLINE_OCR=llm)
 
     def as_dict(self) -> dict[str, Any]:

@@ -50,6 +50,6 @@ def watch_paths(
                 gone.discard(path)
         if not files and not gone:
             continue
-        report = ingestor.ingest_files(sorted(files.values(), key=lambda f: f.path))
+        report = ingestor.ingest_files(sorted(files.values(), key=lambda f: f.path), distinct_ids=True)
         report.deleted += sum(ingestor.delete_source(p) for p in sorted(gone))
         on_report(report)

@@ -105,6 +105,13 @@ class Settings(BaseSettings):
     hnsw_m: int = Field(32, ge=4, le=128, description="HNSW graph degree of new collections.")
     hnsw_ef_construct: int = Field(200, ge=4, description="HNSW build-time candidates of new collections.")
     hnsw_ef: int = Field(384, ge=1, description="HNSW search-time candidates.")
+    # bench/search_latency.py: the hybrid query over 10k SciFact chunks 1.1 -> 0.6 ms (payloads aside);
+    # bench/dense_recall.py: recall@20 against exact float search stays >= 0.99.
+    dense_quantization: Literal["int8", "none"] = Field(
+        "int8",
+        description="New collections keep an int8 copy of the dense vectors in memory to search with (the float "
+        "vectors rescore the best); 'none' searches the float vectors alone.",
+    )
     hnsw_full_scan_kb: int = Field(
         16_000,
         ge=0,

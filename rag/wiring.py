@@ -58,6 +58,7 @@ def index_config(settings: Settings) -> IndexConfig:
         hnsw_ef_construct=settings.hnsw_ef_construct,
         hnsw_ef=settings.hnsw_ef,
         full_scan_kb=settings.hnsw_full_scan_kb,
+        quantize_int8=settings.dense_quantization == "int8",
         extra_indexes=tuple(settings.payload_index_list()),
     )
 

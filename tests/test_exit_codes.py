@@ -80,3 +80,24 @@ def test_a_bug_is_not_reported_as_a_usage_error(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(rag.edges.cli, "_search", broken)
     with pytest.raises(ValueError, match="a bug deep inside"):
         rag.edges.cli.main(["search", "anything"])
+
+
+def test_same_names_from_two_folders_both_stored_then_deleted_by_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RAGLINE_DATA_DIR", str(tmp_path / "data"))
+    for folder, text in (("a", "Owls hunt at night."), ("b", "Bread rises with yeast.")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "README.md").write_text(text)
+    assert ingest_main([str(tmp_path / "a")]) == 0
+    assert ingest_main([str(tmp_path / "b")]) == 0
+    out = capsys.readouterr().out
+    assert "added 1" in out and f"stored as 'b/README.md': {tmp_path / 'b' / 'README.md'}" in out
+    assert rag.edges.cli.main(["search", "yeast", "--top-k", "1", "--no-rerank"]) == 0
+    assert "1. b/README.md" in capsys.readouterr().out
+    # Deleting: each named id; one not there is a usage error naming it, and the rest are still deleted.
+    assert rag.edges.cli.main(["delete", "b/README.md", "nope.md"]) == EXIT_USAGE
+    captured = capsys.readouterr()
+    assert "deleted b/README.md" in captured.out and "'nope.md'" in captured.err
+    assert rag.edges.cli.main(["search", "yeast", "--top-k", "5", "--no-rerank"]) == 0
+    assert "b/README.md" not in capsys.readouterr().out

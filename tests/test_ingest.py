@@ -111,20 +111,6 @@ def test_a_file_name_that_is_not_utf8_is_stored_escaped(tmp_path: Path, make_ing
     assert ingestor.run([docs], prune=True).unchanged == 3  # and the escaped name is stable across runs
 
 
-def test_same_name_from_another_folder_is_refused_not_replaced(
-    tmp_path: Path, make_ingestor, settings: Settings
-) -> None:
-    for folder, text in (("a", "Owls hunt at night."), ("b", "Bread rises with yeast.")):
-        (tmp_path / folder).mkdir()
-        (tmp_path / folder / "source.txt").write_text(text)
-    ingestor = make_ingestor()
-    assert ingestor.run([tmp_path / "a" / "source.txt"]).added == 1
-    report = ingestor.run([tmp_path / "b" / "source.txt"])
-    assert (report.added, report.updated) == (0, 0)
-    assert "'source.txt' already belongs to another source" in report.failed[0]["error"]
-    assert ingestor.run([tmp_path / "a" / "source.txt"]).unchanged == 1  # the first is still there, whole
-
-
 def test_model_mismatch_refused(tmp_path: Path, make_ingestor, settings: Settings) -> None:
     make_ingestor().run([make_folder(tmp_path)])
     other = settings.with_overrides(embed_model="sentence-transformers/paraphrase-MiniLM-L3-v2")
@@ -416,3 +402,25 @@ def test_a_parsers_exception_on_upload_is_a_named_failure_not_a_500(
     body = reply.json()
     assert any("odd.txt" in json.dumps(f) and "KeyError" in json.dumps(f) for f in body["failed"])
     assert body["added"] == 1
+
+
+def test_same_name_from_another_folder_gets_a_longer_id_kept_on_later_runs(
+    tmp_path: Path, make_ingestor, settings: Settings
+) -> None:
+    for folder, text in (("a", "Owls hunt at night."), ("b", "Bread rises with yeast."), ("c", "Tea is steeped.")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "source.txt").write_text(text)
+    ingestor = make_ingestor()
+    assert ingestor.run([tmp_path / "a" / "source.txt"]).added == 1
+    report = ingestor.run([tmp_path / "b" / "source.txt"])
+    assert (report.added, report.failed) == (1, [])
+    assert report.renamed == {str(tmp_path / "b" / "source.txt"): "b/source.txt"}
+    # Folders holding the same relative name: the first keeps it, the next gets its folder's name in front.
+    report = ingestor.run([tmp_path / "c", tmp_path / "a"])
+    assert (report.added, report.unchanged, report.failed) == (1, 1, [])
+    sources = {doc_id: Path(st.source).parent.name for doc_id, st in ingestor.store.doc_states().items()}
+    assert sources == {"source.txt": "a", "b/source.txt": "b", "c/source.txt": "c"}
+    # Stable: once "a" is gone, "b" keeps the id it was stored under rather than taking the shorter one.
+    ingestor.delete_source(tmp_path / "a" / "source.txt")
+    again = ingestor.run([tmp_path / "b" / "source.txt"])
+    assert (again.unchanged, again.added, again.renamed) == (1, 0, {str(tmp_path / "b" / "source.txt"): "b/source.txt"})

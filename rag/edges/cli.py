@@ -1,4 +1,4 @@
-"""``rag`` command: search, ask, eval, cost, serve, mcp, keys — the same core the API uses."""
+"""``rag`` command: search, ask, eval, cost, serve, mcp, keys, delete — the same core the API uses."""
 
 from __future__ import annotations
 
@@ -13,7 +13,14 @@ from pathlib import Path
 from rag.config import get_settings
 from rag.edges import keys_cli
 from rag.edges.exit_codes import EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, fail
-from rag.errors import FilterError, LLMNotConfiguredError, RaglineError, ServerUnavailableError, UsageError
+from rag.errors import (
+    FilterError,
+    LLMNotConfiguredError,
+    NotFoundError,
+    RaglineError,
+    ServerUnavailableError,
+    UsageError,
+)
 from rag.filters import parse_filter
 from rag.llm.backend_choice import NO_LLM
 from rag.query_pipeline import SearchReply
@@ -59,8 +66,30 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--collection")
     m = sub.add_parser("mcp", help="serve the MCP tools over stdio (for desktop agents)")
     m.add_argument("--collection", help="default collection of the tools")
+    d = sub.add_parser("delete", help="delete documents by doc id (as `rag search` shows them)")
+    d.add_argument("doc_ids", nargs="+", metavar="DOC_ID")
+    d.add_argument("--collection")
     keys_cli.add_parser(sub)
     return p
+
+
+def _delete(args: argparse.Namespace) -> int:
+    """Deletes each named document; a name not found is reported and the others are still deleted."""
+    settings = get_settings().with_overrides(collection=args.collection)
+    server = Service(settings)
+    missing = []
+    try:
+        for doc_id in args.doc_ids:
+            try:
+                server.delete_document(doc_id, args.collection)
+                print(f"deleted {doc_id}")
+            except NotFoundError as exc:
+                missing.append(exc)
+    finally:
+        server.close()
+    if missing:
+        return fail(NotFoundError("; ".join(map(str, missing))), "rag")
+    return EXIT_OK
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -271,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
             return keys_cli.run(args)
         if args.command == "mcp":
             return _mcp(args)
+        if args.command == "delete":
+            return _delete(args)
         text = args.query if args.command == "search" else args.question
         if not text.strip():
             print(f"rag: error: the {'query' if args.command == 'search' else 'question'} is empty", file=sys.stderr)

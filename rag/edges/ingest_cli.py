@@ -47,6 +47,8 @@ def _human(report: IngestReport) -> str:
             lines.append(
                 f"failed: {file}: {len(failures)} records, first {first['path']}: {first['error']} (--json lists each)"
             )
+    for path, doc_id in report.renamed.items():
+        lines.append(f"stored as {doc_id!r}: {path} (its shorter name belongs to another file)")
     if report.skipped:  # what a folder walk passed over, by kind: a .doc or .xml must not vanish unsaid
         kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(report.skipped.items(), key=lambda kv: (-kv[1], kv[0])))
         lines.append(f"skipped {sum(report.skipped.values())} files not read: {kinds}")

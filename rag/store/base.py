@@ -17,6 +17,9 @@ Mode = Literal["dense", "sparse", "hybrid"]
 FusionName = Literal["rrf", "dbsf"]
 
 RRF_K = 60  # the usual RRF constant, the same on both engines
+# Candidates scored on the int8 copy per wanted result, rescored with the float vectors. 1 lost true neighbours
+# (SciFact recall@20 0.985, a clustered store 0.959); 2 found all of them on SciFact and >= 0.99 on the clustered.
+INT8_OVERSAMPLING = 2.0
 DENSE = "dense"
 SPARSE = "sparse"
 Scalar = str | int | bool
@@ -51,6 +54,7 @@ class IndexConfig:
     hnsw_ef_construct: int
     hnsw_ef: int | None  # search-time candidates; higher finds more true neighbours (None: the engine's default)
     full_scan_kb: int  # below this much vector data a segment is searched exactly
+    quantize_int8: bool = False  # search an int8 copy of the dense vectors, rescored with the floats
     extra_indexes: tuple[tuple[str, str], ...] = ()
 
 

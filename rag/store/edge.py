@@ -27,6 +27,8 @@ from qdrant_edge import (
     Modifier,
     PayloadSchemaType,
     Point,
+    ScalarQuantizationConfig,
+    ScalarType,
     ScrollRequest,
     SparseVector,
     UpdateOperation,
@@ -133,8 +135,14 @@ class EdgeStore:
         hnsw = HnswIndexConfig(
             m=index.hnsw_m, ef_construct=index.hnsw_ef_construct, full_scan_threshold=index.full_scan_kb
         )
+        # int8 copy kept in RAM (a quarter of the float vectors): the scan reads it, the floats rescore the best.
+        sq = (
+            ScalarQuantizationConfig(type=ScalarType.Int8, quantile=0.99, always_ram=True)
+            if index.quantize_int8
+            else None
+        )
         return EdgeConfig(
-            vectors={DENSE: EdgeVectorParams(size=meta.dimension, distance=Distance.Cosine)},
+            vectors={DENSE: EdgeVectorParams(size=meta.dimension, distance=Distance.Cosine, quantization_config=sq)},
             sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
             hnsw_config=hnsw,
             optimizers=EdgeOptimizersConfig(indexing_threshold=1000),

@@ -14,6 +14,7 @@ from qdrant_edge import (
     MatchAny,
     MatchValue,
     Prefetch,
+    QuantizationSearchParams,
     Query,
     QueryRequest,
     RangeDateTime,
@@ -22,7 +23,7 @@ from qdrant_edge import (
     SparseVector,
 )
 
-from rag.store.base import DENSE, RRF_K, SPARSE, Condition, Hit, QuerySpec
+from rag.store.base import DENSE, INT8_OVERSAMPLING, RRF_K, SPARSE, Condition, Hit, QuerySpec
 
 
 def _condition(c: Condition) -> FieldCondition | Filter:
@@ -43,7 +44,14 @@ def to_filter(conditions: tuple[Condition, ...]) -> Filter | None:
 def run_query(shard: EdgeShard, spec: QuerySpec, hnsw_ef: int) -> list[Hit]:
     """One search of the shard: dense, sparse, or both fused in Qdrant."""
     flt = to_filter(spec.conditions)
-    params = SearchParams(hnsw_ef=hnsw_ef, exact=spec.exact)
+    # Exact search is the reference for recall: it reads the float vectors, never the int8 copy.
+    params = SearchParams(
+        hnsw_ef=hnsw_ef,
+        exact=spec.exact,
+        quantization=QuantizationSearchParams(ignore=True)
+        if spec.exact
+        else QuantizationSearchParams(rescore=True, oversampling=INT8_OVERSAMPLING),
+    )
     dense = Query.Nearest(spec.dense, using=DENSE) if spec.dense is not None else None
     sparse = (
         Query.Nearest(SparseVector(indices=spec.sparse.indices, values=spec.sparse.values), using=SPARSE)

@@ -10,6 +10,7 @@ from qdrant_client import QdrantClient, models
 from rag.errors import NotFoundError
 from rag.store.base import (
     DENSE,
+    INT8_OVERSAMPLING,
     RRF_K,
     SPARSE,
     ChunkPoint,
@@ -91,6 +92,11 @@ class ServerStore:
                     ef_construct=self._index.hnsw_ef_construct,
                     full_scan_threshold=self._index.full_scan_kb,
                 ),
+                quantization_config=models.ScalarQuantization(
+                    scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8, quantile=0.99, always_ram=True)
+                )
+                if self._index.quantize_int8
+                else None,
                 shard_number=self._shards,
                 replication_factor=self._replicas,
                 metadata=meta.as_dict(),
@@ -209,7 +215,13 @@ class ServerStore:
             raise NotFoundError(f"collection {self.name!r} does not exist; ingest documents into it first")
         flt = to_filter(spec.conditions)
         has_sparse = spec.sparse is not None and bool(spec.sparse.indices)
-        params = models.SearchParams(hnsw_ef=self._index.hnsw_ef, exact=spec.exact)
+        params = models.SearchParams(
+            hnsw_ef=self._index.hnsw_ef,
+            exact=spec.exact,
+            quantization=models.QuantizationSearchParams(ignore=True)
+            if spec.exact
+            else models.QuantizationSearchParams(rescore=True, oversampling=INT8_OVERSAMPLING),
+        )
         if spec.mode == "dense":
             res = self.client.query_points(
                 self.name,
