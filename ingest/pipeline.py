@@ -25,6 +25,7 @@ from ingest.chunking import Chunker
 from ingest.coverage import file_coverage
 from ingest.discovery import Scope, SourceFile, discover, longer_ids, unicode_safe
 from ingest.document import Document, RecordFailure
+from ingest.failure_ledger import FailureLedger
 from ingest.loaders import ReadOptions, is_supported, load
 from ingest.options import IngestOptions
 from ingest.report import IngestReport
@@ -84,16 +85,20 @@ class Ingestor:
         prune: bool = False,
         on_file: Callable[[int], None] | None = None,
         on_chunks: Callable[[int], None] | None = None,
+        ledger: FailureLedger | None = None,
     ) -> IngestReport:
         """Make the collection mirror ``paths``; with ``prune``, delete documents whose files are gone.
 
         ``on_file`` is called with the number of files discovered first, then once per file done; ``on_chunks``
-        with the chunks of each batch written (progress inside one big file).
+        with the chunks of each batch written (progress inside one big file). With a ``ledger``, a file that
+        failed before and is unchanged is not read again: its failures go to ``known_failed``, not ``failed``.
         """
         files, scope = discover(paths)
         if on_file:
             on_file(len(files))
-        report = self.ingest_files(files, scope if prune else None, on_file, on_chunks=on_chunks, distinct_ids=True)
+        report = self.ingest_files(
+            files, scope if prune else None, on_file, on_chunks=on_chunks, distinct_ids=True, ledger=ledger
+        )
         report.skipped = dict(sorted(scope.skipped.items()))
         return report
 
@@ -105,6 +110,7 @@ class Ingestor:
         writer: tuple[str, ...] | None = None,
         on_chunks: Callable[[int], None] | None = None,
         distinct_ids: bool = False,
+        ledger: FailureLedger | None = None,
     ) -> IngestReport:
         """Store ``files``; ``writer``: the ACL identities of whoever sends them (None: sees every document) —
         a stored document it may not see is never replaced. ``distinct_ids``: a file whose doc id belongs to
@@ -123,7 +129,8 @@ class Ingestor:
         batch_chunks = 0
         if distinct_ids:
             files = _distinct(files, states, report)
-        for pending in self._changed_docs(files, states, seen, failed_sources, report, on_file, writer, options):
+        changed = self._changed_docs(files, states, seen, failed_sources, report, on_file, writer, options, ledger)
+        for pending in changed:
             batch.append(pending)
             batch_chunks += len(pending.chunks)
             if batch_chunks >= self.options.batch_chunks:
@@ -139,10 +146,20 @@ class Ingestor:
             self.store.delete_docs(gone)
             report.deleted += len(gone)
         self.store.finish()
+        if ledger is not None:
+            self._remember_failures(files, report, ledger)
         report.seconds = round(time.perf_counter() - started, 3)
         if self._read_options.ocr.reader is not None:
             report.llm_usage = usage.as_dict()
         return report
+
+    def _remember_failures(self, files: list[SourceFile], report: IngestReport, ledger: FailureLedger) -> None:
+        by_file: dict[str, list[dict[str, str]]] = {}
+        for failure in report.failed + report.known_failed:
+            by_file.setdefault(failure.get("file", failure["path"]), []).append(failure)
+        for f in files:
+            ledger.update(unicode_safe(str(f.path)), self._stamp(f), by_file.get(str(f.path), []))
+        ledger.save()
 
     def delete_source(self, source: Path) -> int:
         """Delete every document that came from ``source`` (a file that no longer exists)."""
@@ -163,18 +180,26 @@ class Ingestor:
         on_file: Callable[[int], None] | None,
         writer: tuple[str, ...] | None,
         options: ReadOptions,
+        ledger: FailureLedger | None,
     ) -> Iterator[PendingDoc]:
         by_source: dict[str, list[str]] = {}
         for doc_id, st in states.items():
             by_source.setdefault(st.source, []).append(doc_id)
         for f in files:
             stamp = self._stamp(f)
-            held = by_source.get(unicode_safe(str(f.path)), [])
-            if stamp and held and all(states[d].file_stamp == stamp and states[d].is_whole for d in held):
-                # Same size, mtime and read settings as when stored: not read again (the content hash
-                # decides whenever it is read).
+            source = unicode_safe(str(f.path))
+            held = by_source.get(source, [])
+            known = ledger.known(source, stamp) if ledger is not None else None
+            if known is not None or (
+                stamp and held and all(states[d].file_stamp == stamp and states[d].is_whole for d in held)
+            ):
+                # Same size, mtime and read settings as when stored, or as when it failed: not read again
+                # (the content hash decides whenever it is read). What it holds stays, even under --prune.
                 seen.update(dict.fromkeys(held, str(f.path)))
                 report.unchanged += len(held)
+                if known is not None:
+                    report.known_failed.extend(known)
+                    failed_sources.add(source)
                 if on_file:
                     on_file(1)
                 continue

@@ -16,6 +16,7 @@ class IngestReport:
     unchanged: int = 0
     deleted: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
+    known_failed: list[dict[str, str]] = field(default_factory=list)  # failed before, file unchanged: not read
     chunks: int = 0
     seconds: float = 0.0
     skipped: dict[str, int] = field(default_factory=dict)  # files a folder walk passed over, by extension or reason

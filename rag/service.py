@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.discovery import source_file
+from ingest.failure_ledger import FailureLedger
 from ingest.pipeline import Ingestor, IngestReport
 from rag.config import Settings
 from rag.embedding import Embedder
@@ -81,6 +82,11 @@ class Service:
         store = self.stores(collection, create=True)  # under the write lock: the collection cap holds
         options = ingest_options(self.settings, self._page_reader)
         return Ingestor(options, store, self.parts.embedder, self.parts.sparse)
+
+    def failure_ledger(self, collection: str | None) -> FailureLedger:
+        """The files that failed to ingest into ``collection`` from this machine, kept between runs."""
+        name = self.stores(collection).name
+        return FailureLedger(Path(self.settings.data_dir) / "ingest-failures" / f"{name}.json")
 
     def upload_dir(self, collection: str | None) -> Path:
         path = Path(self.settings.data_dir) / "uploads" / self.stores(collection).name

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ingest import loaders
+from ingest.failure_ledger import FailureLedger
 from rag.config import Settings
 from rag.errors import ModelMismatchError
 from rag.ingest_wiring import ingest_options
@@ -140,13 +141,24 @@ def test_cli_json_and_exit_codes(tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     want = {"added", "updated", "unchanged", "deleted", "failed", "chunks", "seconds", "skipped", "files", "resumed"}
-    want.add("llm_usage")  # null unless RAGLINE_OCR=llm
+    want |= {"llm_usage", "known_failed", "renamed"}  # llm_usage: null unless RAGLINE_OCR=llm
     assert set(out) == want
     assert {Path(f["path"]).name: f["documents"] for f in out["files"]}["recs.jsonl"] == 1
     assert out["added"] == 6 and out["skipped"] == {".xyz": 1, "hidden": 1}
     (docs / "bad.docx").write_bytes(b"nope")
     p = run_cli([str(docs), "--json"], env)
     assert p.returncode == 1 and json.loads(p.stdout)["failed"][0]["path"].endswith("bad.docx")
+    # Unchanged since it failed: not read again, listed apart, and the run's exit code says nothing new broke.
+    p = run_cli([str(docs), "--json"], env)
+    out = json.loads(p.stdout)
+    assert p.returncode == 0 and out["failed"] == [] and out["known_failed"][0]["path"].endswith("bad.docx")
+    assert out["unchanged"] == 6
+    p = run_cli([str(docs)], env)
+    assert p.returncode == 0 and "1 files failed before and are unchanged" in p.stdout
+    (docs / "bad.docx").write_bytes(b"still not a docx")  # changed: read again, a new failure
+    assert run_cli([str(docs)], env).returncode == 1
+    (docs / "bad.docx").unlink()
+    assert run_cli([str(docs)], env).returncode == 0
     p = run_cli([str(tmp_path / "missing")], env)
     assert p.returncode == 2 and "no such file or folder" in p.stderr and "Traceback" not in p.stderr
     # Without --json the summary still says what a folder walk passed over, by kind.
@@ -424,3 +436,23 @@ def test_same_name_from_another_folder_gets_a_longer_id_kept_on_later_runs(
     ingestor.delete_source(tmp_path / "a" / "source.txt")
     again = ingestor.run([tmp_path / "b" / "source.txt"])
     assert (again.unchanged, again.added, again.renamed) == (1, 0, {str(tmp_path / "b" / "source.txt"): "b/source.txt"})
+
+
+def test_known_failures_are_not_read_again_and_their_good_records_survive_prune(tmp_path: Path, make_ingestor) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    recs = docs / "recs.jsonl"
+    recs.write_text('{"_id": "ok1", "text": "Otters hold hands."}\n{"_id": "", "text": "no id"}\n')
+    ledger_file = tmp_path / "ledger.json"
+    ingestor = make_ingestor()
+    first = ingestor.run([docs], ledger=FailureLedger(ledger_file))
+    assert first.added == 1 and len(first.failed) == 1 and first.known_failed == []
+    again = ingestor.run([docs], prune=True, ledger=FailureLedger(ledger_file))
+    assert (again.failed, again.known_failed, again.deleted) == ([], first.failed, 0)
+    assert set(states(ingestor.store)) == {"ok1"}
+    # Without a ledger (an upload, say) the file is read and its failures reported as before.
+    assert len(ingestor.run([docs]).failed) == 1
+    recs.write_text('{"_id": "ok1", "text": "Otters hold hands."}\n')  # mended: read again, leaves the ledger
+    mended = ingestor.run([docs], ledger=FailureLedger(ledger_file))
+    assert (mended.failed, mended.known_failed) == ([], [])
+    assert json.loads(ledger_file.read_text()) == {}

@@ -47,6 +47,11 @@ def _human(report: IngestReport) -> str:
             lines.append(
                 f"failed: {file}: {len(failures)} records, first {first['path']}: {first['error']} (--json lists each)"
             )
+    if report.known_failed:
+        files = {failure.get("file", failure["path"]) for failure in report.known_failed}
+        lines.append(
+            f"{len(files)} files failed before and are unchanged: not read again (--json lists them in known_failed)"
+        )
     for path, doc_id in report.renamed.items():
         lines.append(f"stored as {doc_id!r}: {path} (its shorter name belongs to another file)")
     if report.skipped:  # what a folder walk passed over, by kind: a .doc or .xml must not vanish unsaid
@@ -103,7 +108,13 @@ def main(argv: list[str] | None = None) -> int:
                 return _watch(ingestor, args)
             progress = _Progress(sys.stderr.isatty() and not args.json)
             try:
-                report = ingestor.run(args.paths, prune=args.prune, on_file=progress, on_chunks=progress.chunks)
+                report = ingestor.run(
+                    args.paths,
+                    prune=args.prune,
+                    on_file=progress,
+                    on_chunks=progress.chunks,
+                    ledger=service.failure_ledger(None),
+                )
             finally:
                 progress.close()
     except RaglineError as exc:

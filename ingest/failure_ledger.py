@@ -1,0 +1,46 @@
+"""Files that failed, with the stamp they had then: an unchanged re-run neither reads them again nor counts
+them as new failures, so its exit code speaks of what this run found.
+
+One JSON file per collection on the ingesting machine (written whole, then renamed into place). A file
+leaves the ledger when it is read again without failures, or when it no longer exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+
+class FailureLedger:
+    """``{source path: {"stamp": file stamp, "failures": [report entries]}}``, read once, saved once a run."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = {}  # none yet, or unreadable: every file is read, as without a ledger
+        self._entries: dict[str, dict] = data if isinstance(data, dict) else {}
+
+    def known(self, source: str, stamp: str) -> list[dict[str, str]] | None:
+        """The failures ``source`` had when its stamp was ``stamp``; None when it is not known to fail so."""
+        entry = self._entries.get(source)
+        if not stamp or not isinstance(entry, dict) or entry.get("stamp") != stamp:
+            return None
+        failures = entry.get("failures")
+        return failures if isinstance(failures, list) else None
+
+    def update(self, source: str, stamp: str, failures: list[dict[str, str]]) -> None:
+        """After ``source`` was read: remember its failures at ``stamp``, or forget it when it had none."""
+        if failures and stamp:
+            self._entries[source] = {"stamp": stamp, "failures": failures}
+        else:
+            self._entries.pop(source, None)
+
+    def save(self) -> None:
+        self._entries = {source: e for source, e in self._entries.items() if Path(source).exists()}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self._entries), encoding="utf-8")
+        os.replace(tmp, self.path)
