@@ -415,15 +415,83 @@ def test_epub_and_odt(tmp_path: Path) -> None:
     assert book.title == "Field Notes" and [s.metadata["chapter"] for s in book.sections] == ["Owls", "Tides"]
     assert book.sections[0].text == "Owls\nOwls hunt at night."
 
-    content = (
-        '<?xml version="1.0"?><office:document-content xmlns:office="urn:o" xmlns:text="urn:t"><office:body>'
-        "<office:text><text:h>Minutes</text:h><text:p>We agreed on <text:span>new</text:span> beans.</text:p>"
-        "</office:text></office:body></office:document-content>"
+    write_odt(
+        tmp_path / "minutes.odt",
+        "<text:h>Minutes</text:h><text:p>We agreed on <text:span>new</text:span>  beans.</text:p>",
     )
-    with zipfile.ZipFile(tmp_path / "minutes.odt", "w") as z:
-        z.writestr("mimetype", "application/vnd.oasis.opendocument.text")
-        z.writestr("content.xml", content)
     assert load(tmp_path / "minutes.odt", "minutes.odt")[0].sections[0].text == "Minutes\nWe agreed on new beans."
+
+
+ODF = (
+    'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+    'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+    'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"'
+)
+
+
+def write_odt(path: Path, body: str) -> None:
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.text")
+        z.writestr(
+            "content.xml",
+            f'<?xml version="1.0"?><office:document-content {ODF}><office:body><office:text>{body}'
+            "</office:text></office:body></office:document-content>",
+        )
+
+
+def test_odt_tables_are_markdown_rows_once_with_merged_and_repeated_cells_in_their_columns(tmp_path: Path) -> None:
+    def row(*cells: str) -> str:
+        return "<table:table-row>" + "".join(cells) + "</table:table-row>"
+
+    def cell(text: str, **attrs: str) -> str:
+        extra = "".join(f' table:{k.replace("_", "-")}="{v}"' for k, v in attrs.items())
+        return f"<table:table-cell{extra}><text:p>{text}</text:p></table:table-cell>"
+
+    nested = "<table:table>" + row(cell("in1"), cell("in2")) + row(cell("in3"), cell("in4")) + "</table:table>"
+    table = (
+        "<table:table><table:table-header-rows>"
+        + row(cell("Drink"), cell("Small"), cell("Large"))
+        + "</table:table-header-rows>"
+        + row(cell("Espresso"), cell("2.10"), cell("2.90"))
+        + row(cell("Tax included", number_columns_spanned="2"), "<table:covered-table-cell/>", cell("yes"))
+        + row(cell("x", number_columns_repeated="2"), f"<table:table-cell>{nested}</table:table-cell>")
+        + row('<table:table-cell table:number-columns-repeated="1024"/>')
+        + "</table:table>"
+    )
+    write_odt(
+        tmp_path / "menu.odt",
+        f'<text:h text:outline-level="1">Prices</text:h><text:p>Our menu:</text:p>{table}'
+        "<text:list><text:list-item><text:p>Oat milk on request</text:p></text:list-item></text:list>",
+    )
+    [doc] = load(tmp_path / "menu.odt", "menu.odt")
+    assert doc.title == "Prices" and doc.coverage.tables == 1
+    assert [s.text for s in doc.sections] == [
+        "Prices\nOur menu:",
+        "| Drink | Small | Large |\n| --- | --- | --- |\n| Espresso | 2.10 | 2.90 |\n| Tax included |  | yes |\n"
+        "| x | x | in1; in2 / in3; in4 |",
+        "Oat milk on request",
+    ]
+    assert all(s.metadata["headings"] == ["Prices"] for s in doc.sections)
+    assert doc.sections[1].metadata["table"] is True
+
+
+def test_docx_merged_cells_keep_later_cells_in_their_columns_and_nested_tables_are_kept(tmp_path: Path) -> None:
+    d = docx.Document()
+    table = d.add_table(rows=3, cols=3)
+    for i, row in enumerate(table.rows):
+        for j, c in enumerate(row.cells):
+            c.text = f"r{i}c{j}"
+    table.cell(1, 0).merge(table.cell(1, 1)).text = "wide"
+    inner = table.cell(2, 2).add_table(rows=2, cols=2)
+    for i, row in enumerate(inner.rows):
+        for j, c in enumerate(row.cells):
+            c.text = f"in{i}{j}"
+    d.save(str(tmp_path / "t.docx"))
+    [doc] = load(tmp_path / "t.docx", "t.docx")
+    assert doc.sections[0].text.splitlines()[2:] == [
+        "| wide |  | r1c2 |",  # r1c2 stays under the third header, not shifted into the second
+        "| r2c0 | r2c1 | r2c2 in00; in01 / in10; in11 |",
+    ]
 
 
 def test_pdf_ruled_tables_become_markdown_rows_under_their_header(tmp_path: Path) -> None:

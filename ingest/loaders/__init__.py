@@ -36,8 +36,8 @@ LOADERS: dict[str, str] = {
     ".tsv": "spreadsheet:load_delimited",
     ".pptx": "slides:load_pptx",
     ".eml": "email_message:load_eml",
-    ".epub": "open_formats:load_epub",
-    ".odt": "open_formats:load_odt",
+    ".epub": "epub:load_epub",
+    ".odt": "odt:load_odt",
     ".rtf": "rtf:load_rtf",
 }
 

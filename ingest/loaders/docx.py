@@ -8,7 +8,7 @@ from pathlib import Path
 
 import docx
 from docx.opc.exceptions import PackageNotFoundError
-from docx.table import Table
+from docx.table import Table, _Cell
 
 from ingest.document import Coverage, Document, Section
 from ingest.loaders.tables import markdown_rows
@@ -26,15 +26,28 @@ def _heading_level(style_name: str) -> int | None:
 
 
 def _cells(table: Table) -> list[list[str]]:
+    """The table's text, one string per grid column: a cell merged across columns is returned for each column
+    it spans, so its text goes in the first and the others stay empty (later cells keep their columns); a
+    cell merged down repeats in each row, which then reads whole."""
     rows = []
     for row in table.rows:
         cells, last = [], None
         for cell in row.cells:
-            if cell._tc is not last:  # a merged cell is returned once per grid column it spans
-                cells.append(cell.text)
+            cells.append("" if cell._tc is last else _cell_text(cell))
             last = cell._tc
         rows.append(cells)
     return rows
+
+
+def _cell_text(cell: _Cell) -> str:
+    """A cell's paragraphs, and any table inside it on one line, "a; b / c; d" (``cell.text`` leaves it out)."""
+    parts = []
+    for block in cell.iter_inner_content():
+        if isinstance(block, Table):
+            parts.append(" / ".join("; ".join(c for c in row if c.strip()) for row in _cells(block)))
+        else:
+            parts.append(block.text)
+    return "\n".join(p for p in parts if p.strip())
 
 
 def load_docx(path: Path, doc_id: str) -> list[Document]:

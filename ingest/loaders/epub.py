@@ -1,5 +1,5 @@
-"""Zip-based open formats read with the standard library and selectolax (both have passed the archive checks):
-EPUB books (chapters in reading order, each a section with its chapter title) and OpenDocument text (.odt)."""
+"""EPUB books with the standard library and selectolax (the archive checks have passed already): chapters in
+reading order, each a section with its chapter title."""
 
 from __future__ import annotations
 
@@ -52,19 +52,3 @@ def load_epub(path: Path, doc_id: str) -> list[Document]:
     if not sections:
         raise LoaderError("EPUB has no text")
     return [Document(doc_id=doc_id, title=title or path.stem, format="epub", sections=sections)]
-
-
-def load_odt(path: Path, doc_id: str) -> list[Document]:
-    read_bytes(path)
-    try:
-        with zipfile.ZipFile(path) as doc:
-            content = doc.read("content.xml")
-    except (zipfile.BadZipFile, KeyError) as exc:
-        raise LoaderError(f"corrupt or unreadable ODT: {exc}") from None
-    # text:h and text:p elements, in order: the XML parsed as markup keeps every element's text.
-    tree = LexborHTMLParser(content.decode("utf-8", errors="replace"))
-    lines = [" ".join(n.text().split()) for n in tree.css("text\\:h, text\\:p")]
-    lines = [line for line in lines if line]
-    if not lines:
-        raise LoaderError("ODT has no text")
-    return [Document(doc_id=doc_id, title=path.stem, format="odt", sections=[Section("\n".join(lines))])]
