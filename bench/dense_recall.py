@@ -67,7 +67,9 @@ def measure(store: EdgeStore, build: IndexConfig, queries: np.ndarray) -> list[R
 
 
 def label(build: IndexConfig) -> str:
-    return f"m {build.hnsw_m} efc {build.hnsw_ef_construct} scan<{build.full_scan_kb}KB"
+    return f"m {build.hnsw_m} efc {build.hnsw_ef_construct} scan<{build.full_scan_kb}KB" + (
+        " int8" if build.quantize_int8 else ""
+    )
 
 
 def show(title: str, rows: list[Row]) -> None:
@@ -93,18 +95,21 @@ def filled(folder: Path, build: IndexConfig, vectors: np.ndarray) -> EdgeStore:
 
 
 def dense_vectors(store: EdgeStore) -> np.ndarray:
-    shard, out, offset = store._require(), [], None
-    while True:
-        records, offset = shard.scroll(ScrollRequest(offset=offset, limit=2048, with_payload=False, with_vector=True))
-        out += [r.vector[DENSE] for r in records]
-        if offset is None:
-            return np.asarray(out, dtype=np.float32)
+    out, offset = [], None
+    with store._using(required=True) as shard:
+        while True:
+            page = ScrollRequest(offset=offset, limit=2048, with_payload=False, with_vector=True)
+            records, offset = shard.scroll(page)
+            out += [r.vector[DENSE] for r in records]
+            if offset is None:
+                return np.asarray(out, dtype=np.float32)
 
 
 def each_build(vectors: np.ndarray, queries: np.ndarray, ours: IndexConfig) -> list[Row]:
     rows: list[Row] = []
     old = IndexConfig(hnsw_m=16, hnsw_ef_construct=100, hnsw_ef=None, full_scan_kb=1000)
-    for build in (old, replace(ours, full_scan_kb=1000), ours):
+    floats = replace(ours, quantize_int8=False)
+    for build in (old, replace(floats, full_scan_kb=1000), floats, replace(ours, full_scan_kb=1000), ours):
         with tempfile.TemporaryDirectory() as tmp:
             store = filled(Path(tmp), build, vectors)
             rows += measure(store, build, queries)

@@ -302,6 +302,46 @@ def test_html_keeps_the_article_and_drops_page_furniture(tmp_path: Path) -> None
     assert load(p, "plain.html")[0].sections[0].text == "Plain page text."
 
 
+ARTICLE_TEXT = " ".join(f"Sentence {n} of the article about tides and the moon." for n in range(120))
+
+
+@pytest.mark.parametrize(
+    "wrapper",
+    [
+        '<div class="l-sidebar-fixed l-segment l-article-body-segment">{}</div>',  # "sidebar" in a wrapper's class
+        '<div class="Page-ad-margins">{}</div>',  # "ad-" in a wrapper's class
+        '<form id="aspnetForm" action="/">{}</form>',  # a page wrapped whole in a form
+        '<div class="wrapper-boxed header-style-header-2">{}</div>',
+    ],
+)
+def test_html_furniture_names_never_take_the_article_with_them(tmp_path: Path, wrapper: str) -> None:
+    page = f"<nav>World Business Tech</nav><div><p>{ARTICLE_TEXT}</p></div><div class='sidebar'>Most read</div>"
+    p = tmp_path / "page.html"
+    p.write_text(f"<html><body>{wrapper.format(page)}</body></html>")
+    [doc] = load(p, "page.html")
+    text = "\n".join(s.text for s in doc.sections)
+    assert ARTICLE_TEXT in text and "Most read" not in text and "World Business" not in text
+    assert doc.coverage.warnings == []
+
+
+def test_html_prefers_the_longest_article_or_main_and_warns_when_little_is_kept(tmp_path: Path) -> None:
+    teaser = "<article><h2>Also today</h2><p>" + "A short teaser about something else. " * 8 + "</p></article>"
+    p = tmp_path / "page.html"
+    p.write_text(f"<body>{teaser}<main><h1>Tides</h1><p>{ARTICLE_TEXT}</p></main></body>")
+    assert load(p, "page.html")[0].sections[0].text.startswith("Tides\n" + ARTICLE_TEXT[:40])
+    # A <main> around the article and a few related links: the article, without them.
+    related = "<ul>" + "".join(f"<li><a href='/{n}'>Related story number {n}</a></li>" for n in range(5)) + "</ul>"
+    p.write_text(f"<body><main><article><p>{ARTICLE_TEXT}</p></article>{related}</main></body>")
+    assert "Related story" not in load(p, "page.html")[0].sections[0].text
+    # Whatever was chosen, keeping a sliver of a long page says so.
+    p.write_text(
+        f"<body><article><p>{'Short note that is the article here, nothing more. ' * 5}</p></article>"
+        f"<div>{ARTICLE_TEXT * 3}</div></body>"
+    )
+    [doc] = load(p, "page.html")
+    assert len(doc.coverage.warnings) == 1 and "of the page's" in doc.coverage.warnings[0]
+
+
 def test_markdown_front_matter_raw_html_and_anchors(tmp_path: Path) -> None:
     p = tmp_path / "guide.md"
     p.write_text(

@@ -25,6 +25,13 @@ _FURNITURE_NAMES = re.compile(
     re.IGNORECASE,
 )
 _MIN_ARTICLE_CHARS = 200
+_ARTICLE = 'article, main, [role="main"]'
+# Furniture holding more of the page's text than this is not furniture (bench/html_extraction.py).
+_MAX_FURNITURE_SHARE = 0.3
+_INNER_SHARE = 0.5
+# Kept less than this share of the page: the article may have gone with the furniture. On the benchmark of
+# bench/html_extraction.py, 11 of the 13 pages the older rules reduced to scraps kept under 5%; 1 good page does.
+_WARN_KEPT_SHARE = 0.05
 _MARKER = re.compile(r"\0(\d+)\0")  # where a table was
 
 
@@ -49,6 +56,21 @@ def _visible_text(node: Node | None) -> str:
     return re.sub(r"\n\s*\n+", "\n\n", re.sub(r"[ \t]+", " ", text)).strip()
 
 
+def _prose_chars(node: Node) -> int:
+    """Text that is not link text: a list of story teasers is mostly links, an article mostly not."""
+    links = sum(len(a.text(strip=True)) for a in node.css("a"))
+    return len(_visible_text(node)) - links
+
+
+def _inside(node: Node, ancestor: Node) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.mem_id == ancestor.mem_id:
+            return True
+        parent = parent.parent
+    return False
+
+
 def _inside_article(node: Node) -> bool:
     parent = node.parent
     while parent is not None:
@@ -58,21 +80,36 @@ def _inside_article(node: Node) -> bool:
     return False
 
 
-def _main_content(tree: HTMLParser) -> Node | None:
-    """The page's article: page furniture removed, then its <article> or <main> (or role=main) when that
-    holds a real text, else the whole body."""
+def _holds_article(node: Node, page_chars: int) -> bool:
+    """Too big to be furniture: it holds an <article> or <main>, or more than a set share of the page's text
+    (pages wrap everything in a <form>, or in a div whose class happens to say "ad-margins" or "sidebar")."""
+    return bool(node.css_first(_ARTICLE)) or len(_visible_text(node)) > _MAX_FURNITURE_SHARE * page_chars
+
+
+def _main_content(tree: HTMLParser, page_chars: int) -> Node | None:
+    """The page's article: page furniture removed (unless it holds the article), then whichever <article>,
+    <main> or role=main holds the most text outside links, when one holds a real text, else the whole body."""
     for node in tree.css(", ".join(_FURNITURE + [f'[role="{r}"]' for r in _FURNITURE_ROLES])):
-        if not (node.tag in ("header", "footer") and _inside_article(node)):  # an article's own byline stays
+        if node.tag in ("header", "footer") and _inside_article(node):  # an article's own byline stays
+            continue
+        if not _holds_article(node, page_chars):
             node.decompose()
     for node in tree.css("[class], [id]"):
         names = f"{node.attributes.get('class') or ''} {node.attributes.get('id') or ''}"
         if _FURNITURE_NAMES.search(names) and node.tag not in ("body", "html", "main", "article"):
-            node.decompose()
-    for selector in ("article", "main", '[role="main"]'):
-        found = [n for n in tree.css(selector) if len(_visible_text(n)) >= _MIN_ARTICLE_CHARS]
-        if found:
-            return max(found, key=lambda n: len(_visible_text(n)))
-    return tree.body or tree.root
+            if not _holds_article(node, page_chars):
+                node.decompose()
+    sized = sorted(((_prose_chars(n), n) for n in tree.css(_ARTICLE)), key=lambda kv: -kv[0])
+    found = [(chars, n) for chars, n in sized if chars >= _MIN_ARTICLE_CHARS]
+    if not found:
+        return tree.body or tree.root
+    # The one with the most text; but a <main> around an <article> holding most of it is the article and
+    # its neighbours (related stories): the article then. A short teaser inside a long <main> is not.
+    best_chars, best = found[0]
+    for chars, node in found[1:]:
+        if chars >= _INNER_SHARE * best_chars and _inside(node, best):
+            best_chars, best = chars, node
+    return best
 
 
 def _tables_marked(node: Node) -> list[list[list[str]]]:
@@ -107,12 +144,19 @@ def load_html(path: Path, doc_id: str) -> list[Document]:
     tree = HTMLParser(text)
     title = _title(tree)
     tree.strip_tags(_INVISIBLE)
-    main = _main_content(tree)
+    page_chars = len(_visible_text(tree.body or tree.root))
+    main = _main_content(tree, page_chars)
+    kept = len(_visible_text(main))
     tables = _tables_marked(main) if main is not None else []
     sections = _sections(_visible_text(main), tables)
     if not sections:
         raise LoaderError("no visible text in HTML")
     coverage = Coverage(tables=sum(1 for rows in tables if any(cell for row in rows for cell in row)))
+    if kept < _WARN_KEPT_SHARE * page_chars:
+        coverage.warnings.append(
+            f"kept {kept:,} of the page's {page_chars:,} characters: the rest was taken for navigation, sidebars "
+            "or comments (check that the article is there)"
+        )
     return [
         Document(
             doc_id=doc_id,
