@@ -10,7 +10,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from bench.stats import cer
 from ingest import loaders
-from ingest.loaders.ocr import OcrOptions, reading_order
+from ingest.loaders.ocr import OcrOptions
+from ingest.loaders.ocr_reading_order import Box, box, reading_order
 from rag.config import Settings
 from rag.errors import LoaderError
 from tests.test_loaders import LIMITS, OCR
@@ -74,12 +75,77 @@ def test_ocr_off_and_oversized_images_are_reported(tmp_path: Path) -> None:
         load(tmp_path / "broken.png")
 
 
-def test_boxes_are_put_in_reading_order() -> None:
-    def box(x: float, y: float, w: float = 100, h: float = 30) -> list[list[float]]:
-        return [[x, y], [x + w, y], [x + w, y + h], [x, y + h]]
+def at(x: float, y: float, text: str, w: float = 100, h: float = 30) -> Box:
+    return box([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], text)
 
-    found = [(box(300, 102), "world"), (box(10, 200), "second line"), (box(10, 100), "hello")]
-    assert reading_order(found) == "hello world\nsecond line"
+
+def test_boxes_are_put_in_reading_order() -> None:
+    assert reading_order([at(300, 102, "world"), at(10, 200, "second line"), at(10, 100, "hello")]) == (
+        "hello world\nsecond line"
+    )
+
+
+def test_two_columns_are_read_one_after_the_other_and_a_table_is_not_split() -> None:
+    headline = at(20, 10, "HEADLINE", w=1500)
+    left = [at(20, 100 + 50 * n, f"left {n}", w=700) for n in range(4)]
+    right = [at(820, 100 + 50 * n, f"right {n}", w=690) for n in range(4)]
+    footer = at(20, 400, "FOOTNOTE", w=1500)
+    text = reading_order([*right, footer, *left, headline])
+    assert text.splitlines() == [
+        "HEADLINE",
+        *[f"left {n}" for n in range(4)],
+        *[f"right {n}" for n in range(4)],
+        "FOOTNOTE",
+    ]
+    # Short cells in columns are a table, read row by row.
+    cells = [at(x, 100 + 50 * n, f"r{n}c{x}", w=120) for n in range(4) for x in (20, 800)]
+    assert reading_order(cells).splitlines()[0] == "r0c20 r0c800"
+
+
+FONTS = Path("/usr/share/fonts/truetype/dejavu")
+needs_fonts = pytest.mark.skipif(not (FONTS / "DejaVuSans-Bold.ttf").is_file(), reason="needs the DejaVu fonts")
+
+
+@needs_fonts
+def test_an_image_of_text_keeps_its_spaces_columns_and_light_header(tmp_path: Path) -> None:
+    bold, regular = (ImageFont.truetype(str(FONTS / f), 28) for f in ("DejaVuSans-Bold.ttf", "DejaVuSans.ttf"))
+    img = Image.new("RGB", (1600, 700), "white")
+    draw = ImageDraw.Draw(img)
+    draw.text((40, 30), "Use all your accounts to sign in today", font=bold, fill="black")
+    for n, (a, b) in enumerate(
+        [
+            ("The left column starts here", "Right column begins at top"),
+            ("and continues on this line", "its second line follows"),
+            ("with a third line of text", "then its third line appears"),
+        ]
+    ):
+        draw.text((40, 120 + 60 * n), a, font=regular, fill="black")
+        draw.text((840, 120 + 60 * n), b, font=regular, fill="black")
+    # White on a light blue band: a page's threshold turns the band white and the header with it.
+    draw.rectangle((40, 330, 1560, 390), fill=(175, 200, 240))
+    draw.text((60, 342), "Account Name Balance Status", font=bold, fill="white")
+    for n in range(4):
+        draw.text((40, 420 + 60 * n), f"Savings plan number {n} holds {1200 + n} dollars", font=regular, fill="black")
+    img.save(tmp_path / "page.png")
+    [doc] = load(tmp_path / "page.png")
+    lines = doc.sections[0].text.splitlines()
+    assert lines[0] == "Use all your accounts to sign in today"  # was "Useall your ...": bold glued
+    assert lines[1:4] == ["The left column starts here", "and continues on this line", "with a third line of text"]
+    assert "Account Name Balance Status" in lines  # was lost on rendered pages
+    assert doc.coverage.warnings == []
+
+
+@needs_fonts
+def test_text_that_cannot_be_read_is_reported_per_page(tmp_path: Path) -> None:
+    font = ImageFont.truetype(str(FONTS / "DejaVuSans.ttf"), 28)
+    img = Image.new("RGB", (1400, 200), "white")
+    draw = ImageDraw.Draw(img)
+    draw.text((40, 30), "An English line that reads well enough", font=font, fill="black")
+    draw.text((40, 110), "שלום עולם זהו משפט בעברית ארוך", font=font, fill="black")  # a script the model lacks
+    img.save(tmp_path / "mixed.png")
+    [doc] = load(tmp_path / "mixed.png")
+    assert doc.sections[0].text == "An English line that reads well enough"
+    assert doc.coverage.warnings == ["page 1: 1 text regions dropped as unreadable (another script, or too faint)"]
 
 
 def test_an_image_is_searchable_after_ingest(tmp_path: Path, make_ingestor, settings) -> None:

@@ -96,9 +96,9 @@ def _main_content(tree: HTMLParser, page_chars: int) -> Node | None:
             node.decompose()
     for node in tree.css("[class], [id]"):
         names = f"{node.attributes.get('class') or ''} {node.attributes.get('id') or ''}"
-        if _FURNITURE_NAMES.search(names) and node.tag not in ("body", "html", "main", "article"):
-            if not _holds_article(node, page_chars):
-                node.decompose()
+        furniture = _FURNITURE_NAMES.search(names) and node.tag not in ("body", "html", "main", "article")
+        if furniture and not _holds_article(node, page_chars):
+            node.decompose()
     sized = sorted(((_prose_chars(n), n) for n in tree.css(_ARTICLE)), key=lambda kv: -kv[0])
     found = [(chars, n) for chars, n in sized if chars >= _MIN_ARTICLE_CHARS]
     if not found:

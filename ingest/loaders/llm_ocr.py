@@ -34,6 +34,15 @@ _MAX_WAIT_S = 60.0
 _FENCE = re.compile(r"^```[\w-]*\n|\n?```\s*$")
 
 
+def _noted(page: PageRead, why: str) -> PageRead:
+    return PageRead(page.text, f"read by local OCR ({why})" + (f"; {page.note}" if page.note else ""))
+
+
+def _local(image: Image, document: bool, why: str) -> PageRead:
+    """The page read by local OCR instead, saying why (and what local OCR could not read)."""
+    return _noted(OCR.read(image, document), why)
+
+
 class LLMReader:
     """Reads page images with an LLM, falling back to local OCR page by page."""
 
@@ -55,15 +64,15 @@ class LLMReader:
                 # Ingest can wait: the delay the provider asked for (the SDK ignores it), within reason.
                 wait = exc.retry_after_s
                 if wait is None or wait > _MAX_WAIT_S or attempt == _ATTEMPTS - 1:
-                    return PageRead(OCR.read(image, document), f"read by local OCR ({exc})")
+                    return _local(image, document, str(exc))
                 time.sleep(wait)
             except LLMError as exc:
-                return PageRead(OCR.read(image, document), f"read by local OCR ({exc})")
+                return _local(image, document, str(exc))
         if out.truncated:
             why = f"the transcription was cut at RAGLINE_OCR_LLM_MAX_TOKENS ({self.max_tokens})"
-            return PageRead(OCR.read(image, document), f"read by local OCR ({why})")
+            return _local(image, document, why)
         text = _FENCE.sub("", out.text.strip()).strip()
         if not text:  # the model saw nothing: local OCR may still find text it missed
             local = OCR.read(image, document)
-            return PageRead(local, "read by local OCR (the LLM transcribed nothing)" if local else None)
+            return _noted(local, "the LLM transcribed nothing") if local.text else local
         return PageRead(text)
