@@ -52,9 +52,9 @@ from rag.rerank.fusion import JudgeTrust, TrustConfig, fused_order
 from rag.rerank.reranker import Reranker
 from rag.stored_chunk import SearchResult
 from rag.wiring import make_metered, make_reranker
-from tests.fakes.gemini import gemini_server
-from tests.fakes.judges import Passage, judge
-from tests.fakes.server import Behaviour
+from testkit.gemini import gemini_server
+from testkit.judges import Passage, judge
+from testkit.server import Behaviour
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"
 FUSIONS = [(w, a) for a in (0.1, 0.2, 0.3) for w in (2.0, 4.0, 6.0, 10.0)]  # (weight, full-trust agreement)

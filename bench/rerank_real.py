@@ -34,7 +34,7 @@ from rag.llm.backend_choice import make_llm
 from rag.llm.pricing import PriceTable
 from rag.llm.usage import Usage, UsageMeter
 from rag.wiring import make_metered, make_reranker
-from tests.real_llm import MODEL_ALIAS, llama_server, missing
+from testkit.real_llm import MODEL_ALIAS, llama_server, missing
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"
 _REASONS = [

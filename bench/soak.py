@@ -3,7 +3,7 @@
     .venv/bin/python bench/soak.py [--seconds 600] [--concurrency 8]
 
 `rag serve` runs as a subprocess on a fresh data dir, seeded with 1,000 SciFact abstracts (synthetic text when
-../shared is absent), behind a fake Gemini (tests/fakes, the real wire protocol) that answers half its calls
+../shared is absent), behind a fake Gemini (testkit, the real wire protocol) that answers half its calls
 well and fails the rest the ways the real one does: too slow for the rerank deadline, 429 with a retry delay,
 500, babble, a SAFETY block, a cut-off answer. Uploads and deletes cycle through 100 document ids, so the data
 stops growing early. Reports errors (any 5xx, transport error or unexpected status: want 0), p50/p95 per
@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fake servers
 from bench.machine import describe_machine
 from bench.serve_process import start_serve
 from bench.stats import process_memory_mib
-from tests.fakes.gemini import gemini_server
-from tests.fakes.judges import judge, keyword_grade
-from tests.fakes.server import Behaviour, FakeLLM
+from testkit.gemini import gemini_server
+from testkit.judges import judge, keyword_grade
+from testkit.server import Behaviour, FakeLLM
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"
 FAULTS = [  # (weight, how one LLM call goes)

@@ -16,9 +16,9 @@ from rag.config import Settings
 from rag.edges.api.app import create_app
 from rag.embedding import Embedder
 from rag.service import Service
-from tests.fakes.gemini import gemini_server
-from tests.fakes.judges import judge, keyword_grade
-from tests.fakes.server import FakeServer
+from testkit.gemini import gemini_server
+from testkit.judges import judge, keyword_grade
+from testkit.server import FakeServer
 
 
 @contextmanager

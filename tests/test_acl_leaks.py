@@ -19,9 +19,9 @@ from rag.edges.api.app import create_app
 from rag.embedding import Embedder
 from rag.key_file import KeyEntry, key_hash, write_keys
 from rag.service import Service
-from tests.fakes.gemini import gemini_server
-from tests.fakes.judges import judge, keyword_grade
-from tests.fakes.server import FakeServer
+from testkit.gemini import gemini_server
+from testkit.judges import judge, keyword_grade
+from testkit.server import FakeServer
 
 GROUPS = ("g1", "g2", "g3")
 WORDS = ("walrus", "tusk", "ice", "calf", "seal", "krill", "arctic", "haul")

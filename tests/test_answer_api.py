@@ -18,10 +18,10 @@ from rag.edges.api.app import create_app
 from rag.edges.cli import main as rag_main
 from rag.embedding import Embedder
 from rag.service import Service
-from tests.fakes.gemini import BAD_KEY, gemini_server
-from tests.fakes.judges import judge, keyword_grade
-from tests.fakes.ollama import ollama_server
-from tests.fakes.server import Behaviour, FakeServer
+from testkit.gemini import BAD_KEY, gemini_server
+from testkit.judges import judge, keyword_grade
+from testkit.ollama import ollama_server
+from testkit.server import Behaviour, FakeServer
 from tests.test_ingest import folder_uploads, make_folder
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.gemini import gemini_server
-from tests.fakes.judges import judge, keyword_grade
-from tests.fakes.server import Behaviour, FakeServer
+from testkit.gemini import gemini_server
+from testkit.judges import judge, keyword_grade
+from testkit.server import Behaviour, FakeServer
 from tests.test_ingest import REPO, cli_env, make_folder, run_cli
 
 

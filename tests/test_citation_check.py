@@ -17,7 +17,7 @@ from rag.citation_check import _MARKER, CitationChecker, split_claims
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.stored_chunk import SearchResult
-from tests.fakes.gemini import gemini_server
+from testkit.gemini import gemini_server
 
 PASSAGES = [
     ("Owls", "Owls hunt at night. Their soft feathers make their flight almost silent, so mice do not hear them."),
@@ -139,7 +139,7 @@ def test_the_llm_check_is_one_metered_call_and_local_verdicts_stand_when_it_fail
 ) -> None:
     from rag.edges.api.app import create_app
     from rag.service import Service
-    from tests.fakes.server import Behaviour
+    from testkit.server import Behaviour
 
     def respond(system: str, prompt: str, schema: dict | None) -> str:
         props = (schema or {}).get("properties", {})

@@ -16,10 +16,10 @@ import httpx
 import pytest
 import yaml
 
-from tests.fakes.gemini import gemini_server
-from tests.fakes.judges import judge, keyword_grade
-from tests.fakes.ollama import ollama_server
-from tests.fakes.server import FakeServer
+from testkit.gemini import gemini_server
+from testkit.judges import judge, keyword_grade
+from testkit.ollama import ollama_server
+from testkit.server import FakeServer
 from tests.test_ingest import REPO, cli_env
 from tests.test_serve_process import free_port
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from testkit.gemini import gemini_server
+from testkit.judges import Passage, judge
 from tests.conftest import SCIFACT
-from tests.fakes.gemini import gemini_server
-from tests.fakes.judges import Passage, judge
 from tests.test_ask_cli import rag
 from tests.test_ingest import cli_env
 

@@ -26,10 +26,10 @@ from rag.llm.base import Completion, LLMBackend, LLMRequest
 from rag.llm.pricing import PriceTable
 from rag.llm.usage import MeteredLLM, Usage, UsageMeter
 from rag.wiring import build_parts
-from tests.fakes.gemini import BAD_KEY, gemini_server
-from tests.fakes.ollama import ollama_server
-from tests.fakes.openai_server import openai_server
-from tests.fakes.server import Behaviour, FakeServer
+from testkit.gemini import BAD_KEY, gemini_server
+from testkit.ollama import ollama_server
+from testkit.openai_server import openai_server
+from testkit.server import Behaviour, FakeServer
 
 SCHEMA = {"type": "object", "properties": {"relevance": {"type": "integer"}}, "required": ["relevance"]}
 

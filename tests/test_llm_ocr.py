@@ -16,9 +16,9 @@ from rag.config import Settings
 from rag.errors import ConfigError
 from rag.ingest_wiring import ingest_options, make_page_reader
 from rag.wiring import make_sparse, open_store
-from tests.fakes.gemini import IMAGE_TOKENS, gemini_server
-from tests.fakes.ollama import ollama_server
-from tests.fakes.server import Behaviour, FakeLLM
+from testkit.gemini import IMAGE_TOKENS, gemini_server
+from testkit.ollama import ollama_server
+from testkit.server import Behaviour, FakeLLM
 from tests.test_ocr import LINES, TEXT, cer, render
 
 pytest.importorskip("rapidocr_onnxruntime", reason="the fallback is local OCR, which needs rapidocr-onnxruntime")
@@ -114,7 +114,7 @@ def test_a_429_with_a_retry_delay_is_waited_out_and_the_page_sent_again(tmp_path
 
 
 def test_a_bad_key_is_reported_and_every_page_still_read(tmp_path: Path, embedder) -> None:
-    from tests.fakes.gemini import BAD_KEY
+    from testkit.gemini import BAD_KEY
 
     scanned_pdf(tmp_path / "docs")
     with gemini_server(FakeLLM(reader=transcribe)) as llm:

@@ -22,8 +22,8 @@ from rag.edges.mcp_tools import build_mcp
 from rag.embedding import Embedder
 from rag.key_file import KeyEntry, key_hash, write_keys
 from rag.service import Service
-from tests.fakes.gemini import gemini_server
-from tests.fakes.judges import judge, keyword_grade
+from testkit.gemini import gemini_server
+from testkit.judges import judge, keyword_grade
 from tests.live_server import live_server
 
 RECORDS = [

@@ -17,11 +17,11 @@ from rag.llm.backend_choice import make_llm
 from rag.llm.base import LLMBackend, LLMRequest
 from rag.llm.pricing import PriceTable
 from rag.llm.usage import MeteredLLM, Usage, UsageMeter
-from tests.fakes.gemini import gemini_server
-from tests.fakes.judges import judge, keyword_grade
-from tests.fakes.ollama import ollama_server
-from tests.fakes.openai_server import BAD_KEY, openai_server
-from tests.fakes.server import Behaviour
+from testkit.gemini import gemini_server
+from testkit.judges import judge, keyword_grade
+from testkit.ollama import ollama_server
+from testkit.openai_server import BAD_KEY, openai_server
+from testkit.server import Behaviour
 from tests.test_rerank import candidates, make_reranker
 
 GRADES = {"type": "object", "properties": {"grades": {"type": "array"}}, "required": ["grades"]}

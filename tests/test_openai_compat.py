@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from rag.embedding import Embedder
-from tests.fakes.server import Behaviour, FakeServer
+from testkit.server import Behaviour, FakeServer
 from tests.live_server import served_with_gemini
 
 KEY = "chat-key"

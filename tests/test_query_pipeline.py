@@ -20,9 +20,9 @@ from rag.retrieval import group_best_per_doc
 from rag.service import Service
 from rag.store.base import QuerySpec
 from rag.wiring import OpenStores, build_parts, make_sparse
-from tests.fakes.gemini import gemini_server
-from tests.fakes.judges import judge, keyword_grade, read_prompt
-from tests.fakes.server import FakeServer
+from testkit.gemini import gemini_server
+from testkit.judges import judge, keyword_grade, read_prompt
+from testkit.server import FakeServer
 from tests.test_ask_cli import rag
 from tests.test_ingest import cli_env
 

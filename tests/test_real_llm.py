@@ -18,7 +18,7 @@ from rag.llm.pricing import PriceTable
 from rag.llm.usage import Usage, UsageMeter
 from rag.stored_chunk import SearchResult
 from rag.wiring import make_metered, make_reranker
-from tests.real_llm import MODEL_ALIAS, llama_server, missing
+from testkit.real_llm import MODEL_ALIAS, llama_server, missing
 
 pytestmark = pytest.mark.skipif(missing() is not None, reason=f"no real LLM here: {missing()}")
 

@@ -22,11 +22,11 @@ from rag.stored_chunk import SearchResult
 from rag.wiring import make_metered
 from rag.wiring import make_reranker as make_reranker_from
 from rag.wiring import rerank_config as make_reranker_config
-from tests.fakes.gemini import BAD_KEY, gemini_server
-from tests.fakes.judges import judge, keyword_grade, read_prompt
-from tests.fakes.ollama import ollama_server
-from tests.fakes.openai_server import openai_server
-from tests.fakes.server import Behaviour, FakeServer
+from testkit.gemini import BAD_KEY, gemini_server
+from testkit.judges import judge, keyword_grade, read_prompt
+from testkit.ollama import ollama_server
+from testkit.openai_server import openai_server
+from testkit.server import Behaviour, FakeServer
 
 IDS = [1, 2, 3, 4, 5]
 

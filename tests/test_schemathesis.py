@@ -17,8 +17,8 @@ from rag.config import Settings
 from rag.edges.api.app import create_app
 from rag.embedding import Embedder
 from rag.service import Service
-from tests.fakes.gemini import gemini_server
-from tests.fakes.judges import judge, keyword_grade
+from testkit.gemini import gemini_server
+from testkit.judges import judge, keyword_grade
 from tests.live_server import live_server
 from tests.test_ingest import folder_uploads, make_folder
 

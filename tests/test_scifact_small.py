@@ -20,9 +20,9 @@ from rag.llm.usage import Usage, UsageMeter
 from rag.prompt_blocks import clip, title_budget
 from rag.retrieval import Retriever, SearchOptions
 from rag.wiring import make_metered, make_reranker, make_retriever, make_sparse, open_store
+from testkit.gemini import gemini_server
+from testkit.judges import Passage, judge
 from tests.conftest import SCIFACT
-from tests.fakes.gemini import gemini_server
-from tests.fakes.judges import Passage, judge
 
 pytestmark = pytest.mark.skipif(not SCIFACT.is_dir(), reason="shared SciFact data not present")
 N_DOCS, N_QUERIES = 300, 60

@@ -19,7 +19,7 @@ import json
 import time
 from typing import Any
 
-from tests.fakes.server import FakeHandler, FakeLLM, FakeServer, decode_images
+from testkit.server import FakeHandler, FakeLLM, FakeServer, decode_images
 
 BAD_KEY = "bad-key"
 IMAGE_TOKENS = 256

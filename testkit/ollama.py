@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.fakes.server import FakeHandler, FakeLLM, FakeServer, decode_images
+from testkit.server import FakeHandler, FakeLLM, FakeServer, decode_images
 
 THINKING_MODELS = ("qwen3:4b",)
 THOUGHTS = 300  # tokens a thinking model spends before its answer

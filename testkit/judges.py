@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tests.fakes.server import Responder
+from testkit.server import Responder
 
 _PASSAGE = re.compile(r'<passage id="(\d+)">\n(?:Title: ([^\n]*)\n)?(.*?)\n</passage>', re.S)
 _QUERY = re.compile(r"<(query|question)>(.*?)</\1>", re.S)

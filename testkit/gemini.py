@@ -16,7 +16,7 @@ import json
 import re
 from typing import Any
 
-from tests.fakes.server import Behaviour, FakeHandler, FakeLLM, FakeServer, decode_images
+from testkit.server import Behaviour, FakeHandler, FakeLLM, FakeServer, decode_images
 
 _ROUTE = re.compile(r"^/v1(?:beta)?/models/(?P<model>[^:/?]+)(?::(?P<method>generateContent|streamGenerateContent))?")
 _STATUS = {
