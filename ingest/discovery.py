@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from ingest.loaders import is_supported
 from rag.access import parse_acl
 from rag.errors import UsageError
+from rag.store.base import DocState
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,28 @@ def discover(paths: list[Path]) -> tuple[list[SourceFile], Scope]:
             scope.files.add(str(f.path))
             files.append(f)
     return files, scope
+
+
+def with_distinct_ids(
+    files: list[SourceFile], states: dict[str, DocState], renamed: dict[str, str]
+) -> list[SourceFile]:
+    """Each file with a doc id no other file holds: the id it has stored already, else the shortest of
+    ``longer_ids`` that is free (stored by nobody, taken by no earlier file of this run). Each file given a
+    longer id than its own is added to ``renamed`` (path -> id)."""
+    claimed: dict[str, str] = {}  # doc id -> source, in this run
+    out = []
+    for f in files:
+        source = unicode_safe(str(f.path))
+        ids = longer_ids(f)
+        held = next((i for i in ids if (st := states.get(i)) is not None and st.source == source), None)
+        free = (i for i in ids if claimed.get(i, source) == source and (i not in states or not states[i].source))
+        doc_id = held or next(free, ids[-1])
+        claimed[doc_id] = source
+        if doc_id != f.doc_id:
+            renamed[str(f.path)] = doc_id
+            f = replace(f, doc_id=doc_id)
+        out.append(f)
+    return out
 
 
 def unicode_safe(text: str) -> str:

@@ -31,14 +31,20 @@ class FailureLedger:
         failures = entry.get("failures")
         return failures if isinstance(failures, list) else None
 
-    def update(self, source: str, stamp: str, failures: list[dict[str, str]]) -> None:
-        """After ``source`` was read: remember its failures at ``stamp``, or forget it when it had none."""
-        if failures and stamp:
-            self._entries[source] = {"stamp": stamp, "failures": failures}
-        else:
-            self._entries.pop(source, None)
+    def record(self, files: list[tuple[str, str]], failures: list[dict[str, str]]) -> None:
+        """After a run over ``files`` ((path, stamp) each): remember each file's failures (report entries, named
+        by their ``file``, else their ``path``) at its stamp, forget the files that had none; then save."""
+        by_file: dict[str, list[dict[str, str]]] = {}
+        for failure in failures:
+            by_file.setdefault(failure.get("file", failure["path"]), []).append(failure)
+        for source, stamp in files:
+            if by_file.get(source) and stamp:
+                self._entries[source] = {"stamp": stamp, "failures": by_file[source]}
+            else:
+                self._entries.pop(source, None)
+        self._save()
 
-    def save(self) -> None:
+    def _save(self) -> None:
         self._entries = {source: e for source, e in self._entries.items() if Path(source).exists()}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")

@@ -23,7 +23,7 @@ from typing import Any
 
 from ingest.chunking import Chunker
 from ingest.coverage import file_coverage
-from ingest.discovery import Scope, SourceFile, discover, longer_ids, unicode_safe
+from ingest.discovery import Scope, SourceFile, discover, unicode_safe, with_distinct_ids
 from ingest.document import Document, RecordFailure
 from ingest.failure_ledger import FailureLedger
 from ingest.loaders import ReadOptions, is_supported, load
@@ -128,7 +128,7 @@ class Ingestor:
         batch: list[PendingDoc] = []
         batch_chunks = 0
         if distinct_ids:
-            files = _distinct(files, states, report)
+            files = with_distinct_ids(files, states, report.renamed)
         changed = self._changed_docs(files, states, seen, failed_sources, report, on_file, writer, options, ledger)
         for pending in changed:
             batch.append(pending)
@@ -147,19 +147,11 @@ class Ingestor:
             report.deleted += len(gone)
         self.store.finish()
         if ledger is not None:
-            self._remember_failures(files, report, ledger)
+            ledger.record([(str(f.path), self._stamp(f)) for f in files], report.failed + report.known_failed)
         report.seconds = round(time.perf_counter() - started, 3)
         if self._read_options.ocr.reader is not None:
             report.llm_usage = usage.as_dict()
         return report
-
-    def _remember_failures(self, files: list[SourceFile], report: IngestReport, ledger: FailureLedger) -> None:
-        by_file: dict[str, list[dict[str, str]]] = {}
-        for failure in report.failed + report.known_failed:
-            by_file.setdefault(failure.get("file", failure["path"]), []).append(failure)
-        for f in files:
-            ledger.update(unicode_safe(str(f.path)), self._stamp(f), by_file.get(str(f.path), []))
-        ledger.save()
 
     def delete_source(self, source: Path) -> int:
         """Delete every document that came from ``source`` (a file that no longer exists)."""
@@ -189,7 +181,7 @@ class Ingestor:
             stamp = self._stamp(f)
             source = unicode_safe(str(f.path))
             held = by_source.get(source, [])
-            known = ledger.known(source, stamp) if ledger is not None else None
+            known = ledger.known(str(f.path), stamp) if ledger is not None else None
             if known is not None or (
                 stamp and held and all(states[d].file_stamp == stamp and states[d].is_whole for d in held)
             ):
@@ -205,28 +197,17 @@ class Ingestor:
                 continue
             loaded = self._load(f, report, failed_sources, options)
             if any(isinstance(item, RecordFailure) for item in loaded):
-                stamp = ""  # never skipped unread: each run reports its bad records again
+                stamp = ""  # never skipped as unchanged: without a ledger, each run reports its bad records again
             for item in loaded:
                 if isinstance(item, RecordFailure):
                     report.failed.append({"path": item.where, "error": item.error, "file": str(f.path)})
                     failed_sources.add(unicode_safe(str(f.path)))
                     continue
                 doc = item
-                if doc.doc_id in seen:
-                    report.failed.append(
-                        {"path": str(f.path), "error": f"duplicate doc_id {doc.doc_id!r} (also in {seen[doc.doc_id]})"}
-                    )
-                    continue
                 h = self.content_hash(doc)
                 st = states.get(doc.doc_id)
-                if st is not None and st.acl and writer is not None and not set(st.acl) & set(writer):
-                    report.failed.append(
-                        {"path": str(f.path), "error": f"doc_id {doc.doc_id!r} cannot be written by this key"}
-                    )
-                    continue
-                if st is not None and st.source and st.source != doc.source and not st.is_complete(h):
-                    # Another file (or the records route) holds this id: replacing it would lose that document.
-                    report.failed.append({"path": str(f.path), "error": _taken(doc.doc_id, st)})
+                if why := _refusal(doc, st, h, seen, writer):
+                    report.failed.append({"path": str(f.path), "error": why})
                     continue
                 seen[doc.doc_id] = str(f.path)
                 if st is not None and st.is_complete(h):
@@ -291,23 +272,18 @@ class Ingestor:
         return kept
 
 
-def _distinct(files: list[SourceFile], states: dict[str, DocState], report: IngestReport) -> list[SourceFile]:
-    """Each file with a doc id no other file holds: the id it has stored already, else the shortest of
-    ``longer_ids`` that is free (stored by nobody, taken by no earlier file of this run)."""
-    claimed: dict[str, str] = {}  # doc id -> source, in this run
-    out = []
-    for f in files:
-        source = unicode_safe(str(f.path))
-        ids = longer_ids(f)
-        held = next((i for i in ids if (st := states.get(i)) is not None and st.source == source), None)
-        free = (i for i in ids if claimed.get(i, source) == source and (i not in states or not states[i].source))
-        doc_id = held or next(free, ids[-1])
-        claimed[doc_id] = source
-        if doc_id != f.doc_id:
-            report.renamed[str(f.path)] = doc_id
-            f = replace(f, doc_id=doc_id)
-        out.append(f)
-    return out
+def _refusal(
+    doc: Document, st: DocState | None, content_hash: str, seen: dict[str, str], writer: tuple[str, ...] | None
+) -> str | None:
+    """Why ``doc`` may not be written (``st``: what the store holds under its id), or None."""
+    if doc.doc_id in seen:
+        return f"duplicate doc_id {doc.doc_id!r} (also in {seen[doc.doc_id]})"
+    if st is not None and st.acl and writer is not None and not set(st.acl) & set(writer):
+        return f"doc_id {doc.doc_id!r} cannot be written by this key"
+    if st is not None and st.source and st.source != doc.source and not st.is_complete(content_hash):
+        # Another file (or the records route) holds this id: replacing it would lose that document.
+        return _taken(doc.doc_id, st)
+    return None
 
 
 def _taken(doc_id: str, held: DocState) -> str:

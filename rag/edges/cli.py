@@ -6,23 +6,18 @@ import argparse
 import json
 import sys
 import textwrap
-import time
 from dataclasses import asdict
 from pathlib import Path
 
 from rag.config import get_settings
-from rag.edges import keys_cli
+from rag.edges import keys_cli, measure_cli
 from rag.edges.exit_codes import EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, fail
 from rag.errors import (
     FilterError,
-    LLMNotConfiguredError,
     NotFoundError,
     RaglineError,
-    ServerUnavailableError,
-    UsageError,
 )
 from rag.filters import parse_filter
-from rag.llm.backend_choice import NO_LLM
 from rag.query_pipeline import SearchReply
 from rag.service import Service
 from rag.store.base import Condition, Scalar
@@ -220,82 +215,15 @@ def _ask(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _eval(args: argparse.Namespace) -> int:
-    from rag.evaluation import collection_for, evaluate_mode, load_beir
-
-    split = load_beir(args.dataset, args.split)
-    with _session(args.collection or collection_for(args.dataset), with_llm=args.rerank) as session:
-        parts = session.parts
-        if args.rerank and parts.pipeline.reranker is None:
-            raise LLMNotConfiguredError(f"--rerank needs an LLM: {NO_LLM}")
-        started = time.perf_counter()
-        settings = parts.settings
-        report = session.ingestor(None).run([split.corpus])
-        print(
-            f"collection {settings.collection}: {report.added} added, {report.updated} updated, "
-            f"{report.unchanged} unchanged ({time.perf_counter() - started:.1f} s)",
-            file=sys.stderr,
-        )
-        modes = args.mode or [settings.mode]
-        reports = [evaluate_mode(parts.pipeline, split, m, args.top_k, rerank=args.rerank) for m in modes]
-    if args.json:
-        first = reports[0].as_dict()
-        if len(reports) > 1:
-            first["by_mode"] = {r.mode: r.as_dict() for r in reports}
-        print(json.dumps(first))
-        return EXIT_OK
-    print(f"{args.dataset.name} ({args.split}), {reports[0].queries} queries, top {args.top_k}")
-    head = f"{'mode':8} {'nDCG@10':>8} {'R@10':>7} {'R@100':>7} {'MRR@10':>7}  {'ms p50':>7} {'p95':>7}"
-    print(head + ("  rerank ms p50   calls/1k  tokens in/1k  out/1k   $/1k" if args.rerank else ""))
-    for r in reports:
-        m, lat = r.metrics, r.latency_ms
-        row = f"{r.mode:8} {m['ndcg@10']:8.4f} {m['recall@10']:7.4f} {m['recall@100']:7.4f} {m['mrr@10']:7.4f}"
-        row += f"  {lat['total']['p50']:7.1f} {lat['total']['p95']:7.1f}"
-        if r.rerank is not None:
-            k = r.rerank
-            row += f"  {lat['rerank']['p50']:13.1f} {k['calls_per_1k']:10.0f} {k['input_tokens_per_1k']:13} "
-            row += f"{k['output_tokens_per_1k']:7} {k['cost_usd_per_1k']:6.3f}"
-            if set(k["statuses"]) - {"ok"}:
-                row += f"  ({k['statuses']})"
-        print(row)
-    return EXIT_OK
-
-
-def _cost(args: argparse.Namespace) -> int:
-    from rag import cost
-
-    settings = get_settings()
-    if args.server:
-        import httpx
-
-        keys = settings.api_key_list()
-        key = args.api_key or (keys[0] if keys else None)
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        try:
-            r = httpx.get(f"{args.server.rstrip('/')}/v1/usage", headers=headers, timeout=30)
-        except httpx.TransportError as exc:
-            raise ServerUnavailableError(f"cannot reach the ragline server at {args.server}: {exc}") from None
-        if r.status_code != 200:
-            raise UsageError(f"server answered {r.status_code}: {r.text[:200]}")
-        measured = cost.from_summary(r.json())
-    elif settings.usage_log:
-        measured = cost.from_log(settings.usage_log)
-    else:
-        raise UsageError("nothing to measure: set RAGLINE_USAGE_LOG (the server's call log) or give --server URL")
-    p = cost.projection(measured, args.queries_per_month, settings.gpu_hour_usd, settings.gpu_queries_per_hour)
-    print(json.dumps(p) if args.json else cost.report(p))
-    return EXIT_OK
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "serve":
             return _serve(args)
         if args.command == "cost":
-            return _cost(args)
+            return measure_cli.cost(args)
         if args.command == "eval":
-            return _eval(args)
+            return measure_cli.evaluate(args)
         if args.command == "keys":
             return keys_cli.run(args)
         if args.command == "mcp":
