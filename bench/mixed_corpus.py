@@ -60,8 +60,8 @@ def per_format(folder: Path, report: dict) -> dict[str, Counter]:
     for path in {f.get("file", f["path"]) for f in report["failed"]}:
         out.setdefault(Path(path).suffix.lower() or "(none)", Counter())["failed"] += 1
     for kind, n in report["skipped"].items():
-        if kind.startswith("."):
-            out.setdefault(kind, Counter())["skipped"] += n
+        if kind.startswith(".") or kind == "(no extension)":
+            out.setdefault(kind if kind.startswith(".") else "(none)", Counter())["skipped"] += n
     return out
 
 

@@ -17,6 +17,7 @@ from ingest.pipeline import Ingestor, IngestReport
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.errors import LLMError, NotFoundError, StorageFullError, UsageError
+from rag.heap import keep_mmap_threshold
 from rag.ingest_wiring import ingest_options, make_page_reader
 from rag.query_pipeline import QueryPipeline
 from rag.store.base import Condition, visible_to
@@ -33,6 +34,7 @@ class Service:
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None, *, with_llm: bool = True) -> None:
         self.settings = settings
+        keep_mmap_threshold()  # a service runs long: big buffers go back to the system when freed
         self.stores = OpenStores(settings)
         self.parts = build_parts(settings, self.stores, embedder, with_llm=with_llm)
         self.meter = self.parts.meter
