@@ -32,7 +32,11 @@ def _cells(table: Table) -> list[list[str]]:
     rows = []
     for row in table.rows:
         cells, last = [], None
-        for cell in row.cells:
+        try:
+            row_cells = row.cells
+        except ValueError:  # a grid python-docx cannot lay out (a row short of cells): its cells as they stand
+            row_cells = [_Cell(tc, table) for tc in row._tr.tc_lst]
+        for cell in row_cells:
             cells.append("" if cell._tc is last else _cell_text(cell))
             last = cell._tc
         rows.append(cells)
