@@ -29,7 +29,10 @@ class FailureLedger:
         if not stamp or not isinstance(entry, dict) or entry.get("stamp") != stamp:
             return None
         failures = entry.get("failures")
-        return failures if isinstance(failures, list) else None
+        # Written by this module, but a file on disk: anything else than report entries reads as unknown.
+        if not isinstance(failures, list) or not all(_is_entry(f) for f in failures):
+            return None
+        return failures
 
     def record(self, files: list[tuple[str, str]], failures: list[dict[str, str]]) -> None:
         """After a run over ``files`` ((path, stamp) each): remember each file's failures (report entries, named
@@ -50,3 +53,11 @@ class FailureLedger:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self._entries), encoding="utf-8")
         os.replace(tmp, self.path)
+
+
+def _is_entry(failure: object) -> bool:
+    return (
+        isinstance(failure, dict)
+        and isinstance(failure.get("path"), str)
+        and all(isinstance(v, str) for v in failure.values())
+    )

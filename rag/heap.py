@@ -10,7 +10,6 @@ the scanned pages and images (peak 2.5 GiB); with the threshold fixed at 128 KiB
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 
 _M_MMAP_THRESHOLD = -3  # mallopt's parameter number in glibc's malloc.h
 _THRESHOLD = 128 * 1024  # glibc's own starting value, kept from now on
@@ -18,9 +17,8 @@ _THRESHOLD = 128 * 1024  # glibc's own starting value, kept from now on
 
 def keep_mmap_threshold() -> bool:
     """Fix the threshold (idempotent); False where the C library is not glibc."""
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name)
-        return bool(libc.mallopt(_M_MMAP_THRESHOLD, _THRESHOLD))
+        # The running process's own symbols: its C library, without find_library's subprocess.
+        return bool(ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, _THRESHOLD))
     except (OSError, AttributeError, TypeError):
         return False

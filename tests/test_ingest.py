@@ -456,3 +456,13 @@ def test_known_failures_are_not_read_again_and_their_good_records_survive_prune(
     mended = ingestor.run([docs], ledger=FailureLedger(ledger_file))
     assert (mended.failed, mended.known_failed) == ([], [])
     assert json.loads(ledger_file.read_text()) == {}
+
+
+def test_a_damaged_failure_ledger_reads_as_empty(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.json"
+    for text in ("not json", "[1, 2]", '{"a.txt": {"stamp": "s", "failures": [{"path": 3}]}}'):
+        path.write_text(text)
+        assert FailureLedger(path).known("a.txt", "s") is None
+    path.write_text('{"a.txt": {"stamp": "s", "failures": [{"path": "a.txt", "error": "bad"}]}}')
+    assert FailureLedger(path).known("a.txt", "s") == [{"path": "a.txt", "error": "bad"}]
+    assert FailureLedger(path).known("a.txt", "other stamp") is None

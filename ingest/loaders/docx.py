@@ -10,8 +10,8 @@ import docx
 from docx.opc.exceptions import PackageNotFoundError
 from docx.table import Table, _Cell
 
-from ingest.document import Coverage, Document, Section
-from ingest.loaders.tables import markdown_rows
+from ingest.document import Document, Section
+from ingest.loaders.heading_sections import HeadingSections
 from ingest.loaders.text import read_bytes
 from rag.errors import LoaderError
 
@@ -60,37 +60,14 @@ def load_docx(path: Path, doc_id: str) -> list[Document]:
         d = docx.Document(str(path))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise LoaderError(f"corrupt or truncated DOCX: {exc}") from None
-    title = d.core_properties.title or ""
-    sections: list[Section] = []
-    coverage = Coverage()
-    stack: list[tuple[int, str]] = []
-    body: list[str] = []
-
-    def meta() -> dict:
-        return {"headings": [h for _, h in stack]} if stack else {}
-
-    def close_section() -> None:
-        if body:
-            sections.append(Section("\n".join(body), meta()))
-            body.clear()
-
+    built = HeadingSections()
     for block in d.iter_inner_content():
         if isinstance(block, Table):
-            close_section()
-            groups = markdown_rows(_cells(block))
-            sections.extend(Section(rows, {**meta(), "table": True}) for rows in groups)
-            coverage.tables += 1 if groups else 0
-            continue
-        text = block.text.strip()
-        if not text:
-            continue
-        level = _heading_level(block.style.name if block.style is not None else "")
-        if level is not None:
-            close_section()
-            title = title or text
-            stack = [(lv, h) for lv, h in stack if lv < level] + [(level, text)]
-        body.append(text)
-    close_section()
+            built.table(_cells(block))
+        elif text := block.text.strip():
+            built.paragraph(text, _heading_level(block.style.name if block.style is not None else ""))
+    sections, coverage = built.finish(), built.coverage
+    title = d.core_properties.title or built.first_heading
     # Headers and footers repeat on every page: each distinct one once, at the end.
     margins = dict.fromkeys(
         p.text.strip()

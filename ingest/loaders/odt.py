@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from ingest.document import Coverage, Document, Section
-from ingest.loaders.tables import markdown_rows
+from ingest.document import Document
+from ingest.loaders.heading_sections import HeadingSections
 from ingest.loaders.text import read_bytes
 from rag.errors import LoaderError
 
@@ -102,33 +102,14 @@ def load_odt(path: Path, doc_id: str) -> list[Document]:
         raise LoaderError(f"corrupt or unreadable ODT: {exc}") from None
     office_body = next((e for e in content if _name(e) == "body"), None)
     body = next((e for e in office_body if _name(e) == "text"), None) if office_body is not None else None
-    title = ""
-    sections: list[Section] = []
-    coverage = Coverage()
-    stack: list[tuple[int, str]] = []
-    lines: list[str] = []
-
-    def meta() -> dict:
-        return {"headings": [h for _, h in stack]} if stack else {}
-
-    def close_section() -> None:
-        if lines:
-            sections.append(Section("\n".join(lines), meta()))
-            lines.clear()
-
+    built = HeadingSections()
     for kind, level, value in _blocks(body) if body is not None else ():
         if kind == "table":
-            close_section()
-            groups = markdown_rows(value)
-            sections.extend(Section(rows, {**meta(), "table": True}) for rows in groups)
-            coverage.tables += 1 if groups else 0
+            built.table(value)
         elif value.strip():
-            if kind == "h":
-                close_section()
-                title = title or value
-                stack = [(lv, h) for lv, h in stack if lv < level] + [(level, value)]
-            lines.append(value)
-    close_section()
+            built.paragraph(value, level if kind == "h" else None)
+    sections = built.finish()
     if not sections:
         raise LoaderError("ODT has no text")
-    return [Document(doc_id=doc_id, title=title or path.stem, format="odt", sections=sections, coverage=coverage)]
+    title = built.first_heading or path.stem
+    return [Document(doc_id=doc_id, title=title, format="odt", sections=sections, coverage=built.coverage)]

@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _delete(args: argparse.Namespace) -> int:
     """Deletes each named document; a name not found is reported and the others are still deleted."""
     settings = get_settings().with_overrides(collection=args.collection)
-    server = Service(settings)
+    server = Service(settings, with_llm=False)
     missing = []
     try:
         for doc_id in args.doc_ids:
