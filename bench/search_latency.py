@@ -7,7 +7,8 @@ Needs a filled collection; `RAGLINE_DATA_DIR=.ragline-bench .venv/bin/rag eval .
 --split train --collection scifact` makes one from SciFact. Both halves run in this one call:
 in-process, then against `rag serve` started as a subprocess on 127.0.0.1 (the embedded store admits one
 process at a time), then in-process again; ratios are to the mean of the two in-process p50s, and to the mean of
-the two bare-encode p50s (the goal: HTTP p50 <= 1.5x a bare encode). No rerank.
+the two bare-encode p50s (the goal: HTTP p50 <= 1.5x a bare encode). No rerank. The last line adds up what
+no search over HTTP can go below: the encode, the search's retrieve stage and a round trip to /healthz.
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
 
 
-def bare(settings: Settings, queries: list[str]) -> tuple[list[float], list[float]]:
-    """(in-process search times, bare query-encode times) in ms, each query in turn."""
+def bare(settings: Settings, queries: list[str]) -> tuple[list[float], list[float], list[float]]:
+    """(in-process search times, bare query-encode times, the search's own retrieve stage) in ms, each query
+    in turn."""
     stores = OpenStores(settings)
     parts = build_parts(settings, stores, with_llm=False)
     pipeline, embedder = parts.pipeline, parts.embedder
@@ -46,16 +48,17 @@ def bare(settings: Settings, queries: list[str]) -> tuple[list[float], list[floa
     try:
         for q in queries[:20]:
             pipeline.search(q, opts, rerank=False)  # warm up
-        times, encodes = [], []
+        times, encodes, retrieves = [], [], []
         for q in queries:
             t0 = time.perf_counter()
-            pipeline.search(q, opts, rerank=False)
+            reply = pipeline.search(q, opts, rerank=False)
             t1 = time.perf_counter()
             embedder.encode([q])
             t2 = time.perf_counter()
             times.append((t1 - t0) * 1000)
             encodes.append((t2 - t1) * 1000)
-        return times, encodes
+            retrieves.append(reply.timings_ms["retrieve"])
+        return times, encodes, retrieves
     finally:
         stores.close()
 
@@ -77,6 +80,17 @@ def http(base: str, queries: list[str], concurrency: int) -> tuple[list[float], 
         return times, len(queries) / (time.perf_counter() - t0)
 
 
+def http_noop(base: str, n: int) -> list[float]:
+    """Round trips to /healthz (answers without work) with the same client: the HTTP stack's own cost."""
+    with httpx.Client(base_url=base, timeout=60) as client:
+        times = []
+        for _ in range(n + 20):
+            t0 = time.perf_counter()
+            client.get("/healthz").raise_for_status()
+            times.append((time.perf_counter() - t0) * 1000)
+        return times[20:]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--store", type=Path, default=Path(".ragline-bench"))
@@ -86,12 +100,12 @@ def main() -> None:
     print(describe_machine())
     queries = [json.loads(line)["text"] for line in QUERIES.open()][: args.n]
     settings = Settings(data_dir=args.store, collection=args.collection)
-    before, enc_before = bare(settings, queries)
+    before, enc_before, ret_before = bare(settings, queries)
     print(f"bare query encode:      p50 {pct(enc_before, 50):6.2f} ms  p95 {pct(enc_before, 95):6.2f} ms")
     print(f"in-process embed+query: p50 {pct(before, 50):6.2f} ms  p95 {pct(before, 95):6.2f} ms")
-    results, rss = serve_and_load(args.store, args.collection, queries, (1, 8, 32))
+    results, noop, rss = serve_and_load(args.store, args.collection, queries, (1, 8, 32))
     # Measured again after the HTTP runs: on a shared 2-core machine the speed drifts within a run.
-    after, enc_after = bare(settings, queries)
+    after, enc_after, ret_after = bare(settings, queries)
     print(f"bare query encode:      p50 {pct(enc_after, 50):6.2f} ms  p95 {pct(enc_after, 95):6.2f} ms  (again)")
     print(f"in-process again:       p50 {pct(after, 50):6.2f} ms  p95 {pct(after, 95):6.2f} ms")
     base_p50 = (pct(before, 50) + pct(after, 50)) / 2
@@ -101,6 +115,13 @@ def main() -> None:
             f"HTTP concurrency {c:2}: p50 {pct(times, 50):6.2f} ms  p95 {pct(times, 95):6.2f} ms  {qps:6.1f} QPS  "
             f"p50 / in-process {pct(times, 50) / base_p50:.2f}  p50 / bare encode {pct(times, 50) / encode_p50:.2f}"
         )
+    # What no search can go below: the encode, the store's part of the search, and a round trip that does no work.
+    retrieve_p50 = pct(ret_before + ret_after, 50)
+    floor = encode_p50 + retrieve_p50 + pct(noop, 50)
+    print(
+        f"floor: bare encode {encode_p50:.2f} + retrieve stage {retrieve_p50:.2f} + HTTP /healthz round trip "
+        f"{pct(noop, 50):.2f} = {floor:.2f} ms = {floor / encode_p50:.2f}x the bare encode"
+    )
     print(
         f"rag serve RSS after the runs: {rss[0]:.0f} MiB (peak {rss[1]:.0f} MiB); "
         f"this process peak {peak_rss_mib():.0f} MiB"
@@ -109,14 +130,15 @@ def main() -> None:
 
 def serve_and_load(
     store: Path, collection: str, queries: list[str], concurrencies: tuple[int, ...]
-) -> tuple[dict[int, tuple[list[float], float]], tuple[float, float]]:
-    """``rag serve`` as a subprocess on 127.0.0.1, loaded at each concurrency in turn; and its (RSS, peak RSS)."""
+) -> tuple[dict[int, tuple[list[float], float]], list[float], tuple[float, float]]:
+    """``rag serve`` as a subprocess on 127.0.0.1, loaded at each concurrency in turn; the /healthz round trips;
+    and its (RSS, peak RSS)."""
     server, base = start_serve(
         {"RAGLINE_DATA_DIR": str(store), "RAGLINE_COLLECTION": collection, "RAGLINE_LLM": "none"}
     )
     try:
         results = {c: http(base, queries, c) for c in concurrencies}
-        return results, process_memory_mib(server.pid)
+        return results, http_noop(base, len(queries)), process_memory_mib(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from rag.service import Service
 
 
-def service(request: Request) -> Service:
+async def service(request: Request) -> Service:  # async: FastAPI runs a sync dependency in a worker thread
     return request.app.state.server
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
@@ -53,7 +52,7 @@ _NAME = {"pattern": COLLECTION_NAME_PATTERN}  # stated here, checked (400) befor
 
 def _response(reply: SearchReply) -> SearchResponse:
     return SearchResponse(
-        results=[asdict(r) for r in reply.results],
+        results=reply.results,
         rerank=RerankInfo(**reply.rerank),
         timings_ms=reply.timings_ms,
         usage=Usage(**reply.usage.as_dict()),
@@ -86,11 +85,14 @@ def _check_query(request: Request, query: str, loc: list[str | int]) -> None:
 
 
 @router.post("/search", response_model=SearchResponse, responses=ERROR_RESPONSES, tags=["search"])
-def search(body: SearchRequest, request: Request, state: State) -> SearchResponse:
+async def search(body: SearchRequest, request: Request, state: State) -> SearchResponse:
     """Hybrid (or dense/sparse) retrieval with metadata filters, reranked by the LLM when configured."""
+    # async, with only the search in a worker thread: a sync route would cost three thread hops (its dependency,
+    # itself, and FastAPI's validation of its response), ~0.3 ms of a ~5 ms search.
     who = allowed(request, "read", body.collection)
     _check_query(request, body.query, ["query"])
-    reply = state.pipeline.search(body.query, _options(state, body, who), body.collection, body.rerank)
+    opts = _options(state, body, who)
+    reply = await run_in_threadpool(state.pipeline.search, body.query, opts, body.collection, body.rerank)
     request.app.state.metrics.observe_stages(reply.timings_ms)
     return _response(reply)
 

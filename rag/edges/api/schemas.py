@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StrictBool, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, WithJsonSchema
 
 from rag.config import COLLECTION_NAME_PATTERN, MAX_ANSWER_PASSAGES
 from rag.filters import DATE_PATTERN
@@ -103,6 +103,8 @@ class BatchSearchRequest(BaseModel):
 
 
 class Result(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read straight from the core's SearchResult, no dict copy
+
     doc_id: str = Field(description="Document id (file path relative to its folder, or the record's id).")
     chunk_id: str = Field(description="Id of the chunk's point in Qdrant.")
     text: str = Field(description="The chunk's text.")
