@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import threading
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -229,3 +232,74 @@ def test_date_range_filter(store) -> None:
         conditions=parse_filter({"published": {"gte": "2023-01-01T00:00:00Z"}}),
     )
     assert [h.payload["doc_id"] for h in store.query(query)] == ["new"]
+
+
+class _CountingClient:
+    """A qdrant-client that counts its calls: each is a round trip to a real server."""
+
+    def __init__(self, client) -> None:
+        self._client = client
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def counted(*args, **kwargs):
+            self.calls.append(name)
+            return attr(*args, **kwargs)
+
+        return counted
+
+
+def test_server_search_is_one_round_trip_once_the_collection_is_known() -> None:
+    from qdrant_client import QdrantClient
+
+    client = _CountingClient(QdrantClient(location=":memory:"))
+    s = ServerStore(client, "c", shards=1, replicas=1, index=INDEX)
+    seed(s)
+    query = spec(limit=2, dense=[1, 0, 0, 0], sparse=SPARSE.query("apple"))
+    for _ in range(2):  # what the retriever does per search
+        assert s.meta() == META
+        assert s.query(query)
+    client.calls.clear()
+    assert s.meta() == META and s.query(query)
+    assert client.calls == ["query_points"]  # it was four: exists + get (meta), exists + query
+    # Deleted on the server: the next query says so, and the model is read again.
+    client.delete_collection("c")
+    with pytest.raises(NotFoundError, match="'c' does not exist"):
+        s.query(query)
+    assert s.meta() is None
+
+
+class _NotFound(BaseHTTPRequestHandler):
+    """A Qdrant server without the collection: its 404 body for every request."""
+
+    def _answer(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        body = json.dumps({"status": {"error": "Not found: Collection `c` doesn't exist!"}, "time": 0.0}).encode()
+        self.send_response(404)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_server_404_for_a_query_is_not_found() -> None:
+    from qdrant_client import QdrantClient
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotFound)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = QdrantClient(url=f"http://127.0.0.1:{server.server_address[1]}", check_compatibility=False)
+        s = ServerStore(client, "c", shards=1, replicas=1, index=INDEX)
+        with pytest.raises(NotFoundError, match="'c' does not exist"):
+            s.query(spec(limit=2, mode="dense", dense=[1, 0, 0, 0]))
+    finally:
+        server.shutdown()

@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import UnexpectedResponse
 
 from rag.errors import NotFoundError
 from rag.store.base import (
@@ -44,6 +45,13 @@ def to_filter(conditions: tuple[Condition, ...]) -> models.Filter | None:
     return models.Filter(must=[_condition(c) for c in conditions]) if conditions else None
 
 
+def _collection_missing(exc: Exception) -> bool:
+    """How Qdrant says a collection does not exist: a 404 from a server, a ValueError from ':memory:'."""
+    if isinstance(exc, UnexpectedResponse):
+        return exc.status_code == 404
+    return str(exc).endswith("not found")
+
+
 def _sparse(s: Any) -> models.SparseVector:
     return models.SparseVector(indices=s.indices, values=s.values)
 
@@ -66,17 +74,19 @@ class ServerStore:
         self.name = name
         self._shards = shards
         self._replicas = replicas
+        self._meta: CollectionMeta | None = None
 
     def _exists(self) -> bool:
         return self.client.collection_exists(self.name)
 
     def meta(self) -> CollectionMeta | None:
-        if not self._exists():
-            return None
-        data = self.client.get_collection(self.name).config.metadata or {}
-        if "embed_model" not in data:
-            return None
-        return CollectionMeta(embed_model=data["embed_model"], dimension=int(data["dimension"]))
+        # A collection's model never changes once it is made: read once (two round trips), not on every search;
+        # forgotten when a query finds the collection deleted.
+        if self._meta is None and self._exists():
+            data = self.client.get_collection(self.name).config.metadata or {}
+            if "embed_model" in data:
+                self._meta = CollectionMeta(embed_model=data["embed_model"], dimension=int(data["dimension"]))
+        return self._meta
 
     def ensure(self, meta: CollectionMeta) -> None:
         check_meta(self.name, self.meta(), meta.embed_model)
@@ -211,8 +221,26 @@ class ServerStore:
         return self.client.count(self.name, count_filter=to_filter(conditions), exact=True).count
 
     def query(self, spec: QuerySpec) -> list[Hit]:
-        if not self._exists():
-            raise NotFoundError(f"collection {self.name!r} does not exist; ingest documents into it first")
+        args = self._query_args(spec)
+        if args is None:  # a sparse query without a known term
+            if not self._exists():
+                raise self._missing()
+            return []
+        # No existence check first: on the search path that was one more round trip to the server per query.
+        try:
+            res = self.client.query_points(self.name, limit=spec.limit, with_payload=True, **args)
+        except (UnexpectedResponse, ValueError) as exc:
+            if not _collection_missing(exc):
+                raise
+            self._meta = None  # deleted on the server: read it again if it comes back
+            raise self._missing() from None
+        return [Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in res.points]
+
+    def _missing(self) -> NotFoundError:
+        return NotFoundError(f"collection {self.name!r} does not exist; ingest documents into it first")
+
+    def _query_args(self, spec: QuerySpec) -> dict[str, Any] | None:
+        """``query_points``' arguments for ``spec`` beyond the name, limit and payload; None when it finds nothing."""
         flt = to_filter(spec.conditions)
         has_sparse = spec.sparse is not None and bool(spec.sparse.indices)
         params = models.SearchParams(
@@ -223,40 +251,19 @@ class ServerStore:
             else models.QuantizationSearchParams(rescore=True, oversampling=INT8_OVERSAMPLING),
         )
         if spec.mode == "dense":
-            res = self.client.query_points(
-                self.name,
-                query=spec.dense,
-                using=DENSE,
-                query_filter=flt,
-                limit=spec.limit,
-                with_payload=True,
-                search_params=params,
+            return {"query": spec.dense, "using": DENSE, "query_filter": flt, "search_params": params}
+        if spec.mode == "sparse":
+            return {"query": _sparse(spec.sparse), "using": SPARSE, "query_filter": flt} if has_sparse else None
+        prefetch = [
+            models.Prefetch(query=spec.dense, using=DENSE, limit=spec.prefetch_limit, filter=flt, params=params)
+        ]
+        if has_sparse:
+            prefetch.append(
+                models.Prefetch(query=_sparse(spec.sparse), using=SPARSE, limit=spec.prefetch_limit, filter=flt)
             )
-        elif spec.mode == "sparse":
-            if not has_sparse:
-                return []
-            res = self.client.query_points(
-                self.name,
-                query=_sparse(spec.sparse),
-                using=SPARSE,
-                query_filter=flt,
-                limit=spec.limit,
-                with_payload=True,
-            )
+        if spec.fusion == "dbsf":
+            fusion: Any = models.FusionQuery(fusion=models.Fusion.DBSF)
         else:
-            prefetch = [
-                models.Prefetch(query=spec.dense, using=DENSE, limit=spec.prefetch_limit, filter=flt, params=params)
-            ]
-            if has_sparse:
-                prefetch.append(
-                    models.Prefetch(query=_sparse(spec.sparse), using=SPARSE, limit=spec.prefetch_limit, filter=flt)
-                )
-            if spec.fusion == "dbsf":
-                fusion: Any = models.FusionQuery(fusion=models.Fusion.DBSF)
-            else:
-                weights = list(spec.weights[: len(prefetch)]) if spec.weights else None
-                fusion = models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=weights))
-            res = self.client.query_points(
-                self.name, prefetch=prefetch, query=fusion, limit=spec.limit, with_payload=True
-            )
-        return [Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in res.points]
+            weights = list(spec.weights[: len(prefetch)]) if spec.weights else None
+            fusion = models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=weights))
+        return {"prefetch": prefetch, "query": fusion}
