@@ -77,10 +77,18 @@ def seed(store) -> None:
     store.finish()
 
 
-def test_missing_collection(store) -> None:
+def assert_reads_as_empty(store) -> None:
+    """What every reader answers for a collection that does not exist."""
+    some = str(uuid.uuid4())
     assert store.meta() is None and store.count() == 0 and store.doc_states() == {}
+    assert store.existing([some]) == set() and store.dense_vectors([some]) == {}
+    assert store.doc_chunks("a") == [] and store.doc_of_chunk(some) is None and store.delete_debris() == 0
     with pytest.raises(NotFoundError):
         store.query(spec(limit=3, mode="dense", dense=[1, 0, 0, 0]))
+
+
+def test_missing_collection(store) -> None:
+    assert_reads_as_empty(store)
 
 
 def test_meta_recorded_and_mismatch_refused(store) -> None:
@@ -266,20 +274,33 @@ def test_server_search_is_one_round_trip_once_the_collection_is_known() -> None:
     client.calls.clear()
     assert s.meta() == META and s.query(query)
     assert client.calls == ["query_points"]  # it was four: exists + get (meta), exists + query
+    # The other readers: one call each too (each asked first whether the collection exists).
+    a0 = point("a", "h1", 0, [1, 0, 0, 0], "x").id
+    client.calls.clear()
+    assert s.existing([a0]) == {a0} and set(s.dense_vectors([a0])) == {a0} and s.doc_of_chunk(a0) == "a"
+    assert s.count() == 4 and len(s.doc_chunks("a")) == 2 and set(s.doc_states()) == {"a", "b"}
+    assert client.calls == ["retrieve", "retrieve", "retrieve", "count", "scroll", "scroll"]
     # Deleted on the server: the next query says so, and the model is read again.
     client.delete_collection("c")
     with pytest.raises(NotFoundError, match="'c' does not exist"):
         s.query(query)
     assert s.meta() is None
+    s.ensure(META)  # made again: read again, and the readers find it
+    client.delete_collection("c")
+    assert s.count() == 0 and s.meta() is None  # a reader that finds it gone forgets the model too
 
 
 class _NotFound(BaseHTTPRequestHandler):
-    """A Qdrant server without the collection: its 404 body for every request."""
+    """A Qdrant server without the collection: ``exists`` says false, every other request gets its 404 body."""
 
     def _answer(self) -> None:
         self.rfile.read(int(self.headers.get("content-length", 0)))
-        body = json.dumps({"status": {"error": "Not found: Collection `c` doesn't exist!"}, "time": 0.0}).encode()
-        self.send_response(404)
+        if self.path.endswith("/exists"):
+            status, answer = 200, {"result": {"exists": False}, "status": "ok", "time": 0.0}
+        else:
+            status, answer = 404, {"status": {"error": "Not found: Collection `c` doesn't exist!"}, "time": 0.0}
+        body = json.dumps(answer).encode()
+        self.send_response(status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(body)))
         self.end_headers()
@@ -301,5 +322,6 @@ def test_server_404_for_a_query_is_not_found() -> None:
         s = ServerStore(client, "c", shards=1, replicas=1, index=INDEX)
         with pytest.raises(NotFoundError, match="'c' does not exist"):
             s.query(spec(limit=2, mode="dense", dense=[1, 0, 0, 0]))
+        assert_reads_as_empty(s)  # every reader takes the server's 404 for "nothing stored"
     finally:
         server.shutdown()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -78,6 +80,24 @@ class ServerStore:
 
     def _exists(self) -> bool:
         return self.client.collection_exists(self.name)
+
+    def _gone(self, exc: Exception) -> bool:
+        """Whether ``exc`` says the collection does not exist; if so its model is forgotten (read again if it comes
+        back)."""
+        if isinstance(exc, UnexpectedResponse | ValueError) and _collection_missing(exc):
+            self._meta = None
+            return True
+        return False
+
+    @contextmanager
+    def _if_present(self) -> Iterator[None]:
+        """Run the block; a collection that does not exist ends it quietly, leaving the caller's empty answer. One
+        round trip to the server where asking first whether the collection exists made two."""
+        try:
+            yield
+        except Exception as exc:
+            if not self._gone(exc):
+                raise
 
     def meta(self) -> CollectionMeta | None:
         # A collection's model never changes once it is made: read once (two round trips), not on every search;
@@ -157,11 +177,11 @@ class ServerStore:
 
     def delete_debris(self) -> int:
         """Delete points missing ``doc_id`` or ``content_hash``; returns how many."""
-        if not self._exists():
-            return 0
         keys = (DOC_ID, CONTENT_HASH)
         flt = models.Filter(should=[models.IsEmptyCondition(is_empty=models.PayloadField(key=k)) for k in keys])
-        found = self.client.count(self.name, count_filter=flt, exact=True).count
+        found = 0
+        with self._if_present():
+            found = self.client.count(self.name, count_filter=flt, exact=True).count
         if found:
             self.client.delete(self.name, models.FilterSelector(filter=flt), wait=True)
         return found
@@ -171,54 +191,56 @@ class ServerStore:
 
     def doc_states(self) -> dict[str, DocState]:
         states: dict[str, DocState] = {}
-        if not self._exists():
-            return states
         offset: Any = None
-        while True:
-            records, offset = self.client.scroll(
-                self.name, limit=_SCROLL_PAGE, offset=offset, with_payload=STATE_FIELDS, with_vectors=False
-            )
-            accumulate_states((r.payload or {} for r in records), states)
-            if offset is None:
-                return states
+        with self._if_present():
+            while True:
+                records, offset = self.client.scroll(
+                    self.name, limit=_SCROLL_PAGE, offset=offset, with_payload=STATE_FIELDS, with_vectors=False
+                )
+                accumulate_states((r.payload or {} for r in records), states)
+                if offset is None:
+                    return states
+        return {}  # no collection (or deleted while it was read): nothing stored
 
     def doc_chunks(self, doc_id: str, conditions: tuple[Condition, ...] = (), limit: int = 1000) -> list[Hit]:
         """One document's chunks (those meeting ``conditions``), in order."""
-        if not self._exists():
-            return []
         flt = to_filter((Condition(DOC_ID, eq=doc_id), *conditions))
-        records, _ = self.client.scroll(
-            self.name, scroll_filter=flt, limit=limit, with_payload=True, with_vectors=False
-        )
+        records: list[models.Record] = []
+        with self._if_present():
+            records, _ = self.client.scroll(
+                self.name, scroll_filter=flt, limit=limit, with_payload=True, with_vectors=False
+            )
         hits = [Hit(id=str(r.id), score=0.0, payload=dict(r.payload or {})) for r in records]
         return sorted(hits, key=lambda h: int(h.payload.get(CHUNK_INDEX, 0)))
 
     def doc_of_chunk(self, point_id: str) -> str | None:
         """The document a chunk (point id) belongs to, if the chunk exists."""
-        if not self._exists():
-            return None
-        records = self.client.retrieve(self.name, ids=[point_id], with_payload=[DOC_ID], with_vectors=False)
+        records: list[models.Record] = []
+        with self._if_present():
+            records = self.client.retrieve(self.name, ids=[point_id], with_payload=[DOC_ID], with_vectors=False)
         return next((str(r.payload.get(DOC_ID)) for r in records if r.payload and r.payload.get(DOC_ID)), None)
 
     def existing(self, point_ids: list[str]) -> set[str]:
         """Those of ``point_ids`` that are stored."""
-        if not point_ids or not self._exists():
-            return set()
-        return {
-            str(r.id) for r in self.client.retrieve(self.name, ids=point_ids, with_payload=False, with_vectors=False)
-        }
+        records: list[models.Record] = []
+        if point_ids:
+            with self._if_present():
+                records = self.client.retrieve(self.name, ids=point_ids, with_payload=False, with_vectors=False)
+        return {str(r.id) for r in records}
 
     def dense_vectors(self, point_ids: list[str]) -> dict[str, list[float]]:
         """The stored dense vectors of those of ``point_ids`` that exist (the citation check reuses them)."""
-        if not point_ids or not self._exists():
-            return {}
-        records = self.client.retrieve(self.name, ids=point_ids, with_payload=False, with_vectors=[DENSE])
+        records: list[models.Record] = []
+        if point_ids:
+            with self._if_present():
+                records = self.client.retrieve(self.name, ids=point_ids, with_payload=False, with_vectors=[DENSE])
         return {str(r.id): list(r.vector[DENSE]) for r in records if isinstance(r.vector, dict) and DENSE in r.vector}
 
     def count(self, conditions: tuple[Condition, ...] = ()) -> int:
-        if not self._exists():
-            return 0
-        return self.client.count(self.name, count_filter=to_filter(conditions), exact=True).count
+        found = 0
+        with self._if_present():
+            found = self.client.count(self.name, count_filter=to_filter(conditions), exact=True).count
+        return found
 
     def query(self, spec: QuerySpec) -> list[Hit]:
         args = self._query_args(spec)
@@ -229,10 +251,9 @@ class ServerStore:
         # No existence check first: on the search path that was one more round trip to the server per query.
         try:
             res = self.client.query_points(self.name, limit=spec.limit, with_payload=True, **args)
-        except (UnexpectedResponse, ValueError) as exc:
-            if not _collection_missing(exc):
+        except Exception as exc:
+            if not self._gone(exc):
                 raise
-            self._meta = None  # deleted on the server: read it again if it comes back
             raise self._missing() from None
         return [Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in res.points]
 
