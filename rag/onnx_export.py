@@ -11,9 +11,13 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from filelock import FileLock
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 PLAIN_FILE = "onnx/model.onnx"
 FUSED_FILE = "onnx/model_O2.onnx"  # what optimum's O2 level writes; an intermediate, removed once quantized
@@ -107,7 +111,7 @@ def _quantize(target: Path, config: str, wanted: str) -> None:
     else:
         _quantize_file(target / FUSED_FILE, partial, config)
         (target / FUSED_FILE).unlink()
-        if _close_to_float(target, partial):
+        if _close_to_float(plain, target, partial):
             os.replace(partial, target / wanted)
             return
         logger.warning("the fused int8 file strays from the float vectors: quantizing the graph as exported")
@@ -146,15 +150,13 @@ def _quiet_root_logger() -> Iterator[None]:
         root.setLevel(level)
 
 
-def _close_to_float(target: Path, quantized: Path) -> bool:
-    """Whether every probe's int8 vector is within ``MIN_PROBE_COSINE`` of the float file's (both through
+def _close_to_float(plain: SentenceTransformer, target: Path, quantized: Path) -> bool:
+    """Whether every probe's int8 vector is within ``MIN_PROBE_COSINE`` of the float model's (both through
     sentence-transformers, which knows any pooling the folder declares)."""
     from sentence_transformers import SentenceTransformer
 
-    vectors = [
-        SentenceTransformer(str(target), backend="onnx", device="cpu", model_kwargs={"file_name": name}).encode(
-            list(_PROBES), normalize_embeddings=True, convert_to_numpy=True
-        )
-        for name in (PLAIN_FILE, str(quantized.relative_to(target)))
-    ]
+    int8 = SentenceTransformer(
+        str(target), backend="onnx", device="cpu", model_kwargs={"file_name": str(quantized.relative_to(target))}
+    )
+    vectors = [m.encode(list(_PROBES), normalize_embeddings=True, convert_to_numpy=True) for m in (plain, int8)]
     return bool(np.min(np.sum(vectors[0] * vectors[1], axis=1)) >= MIN_PROBE_COSINE)
